@@ -1,0 +1,5 @@
+"""`python -m daemon` runs the same CLI as the `meraki-sync` console script."""
+
+from daemon.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,158 @@
+"""`meraki-sync [--config PATH] VERB`: parses arguments, loads settings, maps errors to exits.
+
+Exit codes: 0 ok; 1 a sync or database failure; 77 the API key was rejected; 78 a configuration
+error (systemd's RestartPreventExitStatus keys on it, since restarting cannot fix a config).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from daemon import __version__, commands
+from daemon.config import Settings, load_settings, resolve_api_key
+from daemon.demo import add_demo_arguments, demo
+from daemon.errors import (
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    EXIT_NOPERM,
+    EXIT_OK,
+    ApiError,
+    ApiKeyRejected,
+    ConfigError,
+    MerakiSyncError,
+)
+from daemon.logs import configure_logging
+from daemon.simulator import SimulatorOptions, serve_forever
+
+NEEDS_API_KEY = frozenset({"check", "once"})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every verb."""
+    parser = argparse.ArgumentParser(
+        prog="meraki-sync",
+        description="Keep PostgreSQL in step with a Cisco Meraki Dashboard estate.",
+    )
+    parser.add_argument("--version", action="version", version=f"meraki-sync {__version__}")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="TOML config file (default: $MERAKI_SYNC_CONFIG, else built-in defaults)",
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    verbs.add_parser("check", help="check the API key, the API and the database")
+    verbs.add_parser("migrate", help="create or update the database schema (idempotent)")
+    once = verbs.add_parser("once", help="one full sync pass over every visible organization")
+    once.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a live progress line (default: when stderr is a terminal)",
+    )
+    _add_simulate_arguments(verbs.add_parser("simulate", help="serve a simulated Meraki API"))
+    add_demo_arguments(
+        verbs.add_parser(
+            "demo", help="simulator + embedded PostgreSQL + one pass: see it work in one command"
+        )
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `meraki-sync` console script and `python -m daemon`."""
+    args = build_parser().parse_args(argv)
+    environ = dict(os.environ)
+    try:
+        settings = load_settings(args.config, environ)
+        api_key = resolve_api_key(settings, environ) if args.verb in NEEDS_API_KEY else None
+        configure_logging(
+            settings.log.level, settings.log.format, secrets=_secrets(settings, api_key)
+        )
+        return asyncio.run(_dispatch(args, settings, api_key))
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except ApiKeyRejected as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NOPERM
+    except (ApiError, MerakiSyncError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = SimulatorOptions()
+    parser.add_argument("--host", default=defaults.host, help="address to listen on")
+    parser.add_argument("--port", type=int, default=8787, help="port (0 picks a free one)")
+    parser.add_argument("--orgs", type=int, default=defaults.orgs)
+    parser.add_argument("--networks-per-org", type=int, default=defaults.networks_per_org)
+    parser.add_argument("--devices-per-network", type=int, default=defaults.devices_per_network)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--api-key", default=defaults.api_key, help="the key the API accepts")
+    parser.add_argument("--latency-ms", type=float, default=defaults.latency_ms)
+    parser.add_argument(
+        "--fault-rate", type=float, default=defaults.fault_rate, help="share of requests failed"
+    )
+    parser.add_argument(
+        "--max-per-page", type=int, default=None, help="cap page sizes to force many pages"
+    )
+    parser.add_argument(
+        "--forbidden-org",
+        action="append",
+        default=[],
+        metavar="ORG_ID",
+        help="an org that answers 403 (repeatable)",
+    )
+
+
+async def _simulate(args: argparse.Namespace) -> int:
+    options = SimulatorOptions(
+        host=args.host,
+        port=args.port,
+        orgs=args.orgs,
+        networks_per_org=args.networks_per_org,
+        devices_per_network=args.devices_per_network,
+        seed=args.seed,
+        api_key=args.api_key,
+        latency_ms=args.latency_ms,
+        fault_rate=args.fault_rate,
+        max_per_page=args.max_per_page,
+        forbidden_orgs=tuple(args.forbidden_org),
+    )
+    await serve_forever(
+        options, ready=lambda url: print(f"Simulated Meraki API at {url}", flush=True)
+    )
+    return EXIT_OK
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings, api_key: str | None) -> int:
+    match args.verb:
+        case "check":
+            assert api_key is not None
+            return await commands.check(settings, api_key)
+        case "migrate":
+            return await commands.migrate(settings)
+        case "once":
+            assert api_key is not None
+            return await commands.once(settings, api_key, progress=args.progress)
+        case "simulate":
+            return await _simulate(args)
+        case "demo":
+            return await demo(args, settings)
+    raise AssertionError(f"unhandled verb {args.verb}")
+
+
+def _secrets(settings: Settings, api_key: str | None) -> list[str]:
+    """Strings the log redactor masks: the API key and the DSN (it may hold a password)."""
+    found = [api_key] if api_key else []
+    if settings.database.dsn is not None:
+        found.append(settings.database.dsn.get_secret_value())
+    return found

@@ -1,0 +1,77 @@
+"""The CLI verbs that talk to Meraki and PostgreSQL. Each returns a process exit code."""
+
+from __future__ import annotations
+
+import structlog
+
+from daemon.config import Settings
+from daemon.errors import EXIT_FAILURE, EXIT_OK, DatabaseUnavailable, StoreError
+from daemon.meraki.client import CallStats
+from daemon.progress import PassProgress
+from daemon.runtime import open_client, open_store
+from daemon.summary import pass_line
+from daemon.sync.datasets import ORGANIZATIONS
+from daemon.sync.full_pass import PassResult, sync_pass
+from daemon.sync.run import SyncContext
+
+log = structlog.get_logger("daemon.commands")
+
+
+async def check(settings: Settings, api_key: str) -> int:
+    """Prove the key works and the database answers; print what was found."""
+    async with open_client(settings, api_key) as client:
+        count = 0
+        pages = client.pages(
+            ORGANIZATIONS.path(None),
+            org_id=None,
+            endpoint=ORGANIZATIONS.endpoint,
+            params=ORGANIZATIONS.query(),
+            stats=CallStats(),
+        )
+        async for body in pages:
+            count += len(ORGANIZATIONS.items(body))
+    print(f"Connected to Meraki Dashboard: {count} organizations visible")
+    try:
+        async with open_store(settings) as store:
+            version = await store.schema_version()
+    except (DatabaseUnavailable, StoreError) as exc:
+        print(f"Database: unreachable ({exc})")
+        return EXIT_FAILURE
+    if version is None:
+        print("Database: reachable, schema not applied yet (run `meraki-sync migrate`)")
+    else:
+        print(f"Database: reachable, schema version {version}")
+    return EXIT_OK
+
+
+async def migrate(settings: Settings) -> int:
+    """Apply schema.sql; safe to run any number of times."""
+    async with open_store(settings) as store:
+        version = await store.migrate()
+    print(f"Schema is at version {version}")
+    return EXIT_OK
+
+
+async def once(settings: Settings, api_key: str, *, progress: bool | None = None) -> int:
+    """One full pass over every visible org; exit non-zero when any org failed."""
+    result = await run_pass(settings, api_key, progress=progress)
+    return EXIT_FAILURE if result.failed else EXIT_OK
+
+
+async def run_pass(settings: Settings, api_key: str, *, progress: bool | None) -> PassResult:
+    """Open the store and client, check the schema, run one pass printing per-org lines."""
+    async with open_store(settings) as store, open_client(settings, api_key) as client:
+        await store.require_schema()
+        display = PassProgress(enabled=progress)
+        try:
+            result = await sync_pass(
+                SyncContext(client=client, store=store),
+                only=settings.meraki.organizations,
+                concurrency=settings.sync.concurrency,
+                on_orgs_listed=display.listed,
+                on_org_done=display.org_done,
+            )
+        finally:
+            display.finish()
+    print(pass_line(result))
+    return result

@@ -1,0 +1,76 @@
+"""The exception tree. Messages never contain the API key: callers pass ids and reasons only."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_NOPERM = 77  # sysexits EX_NOPERM: the API key was rejected
+EXIT_CONFIG = 78  # sysexits EX_CONFIG: systemd's RestartPreventExitStatus keys on it
+
+
+class MerakiSyncError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(MerakiSyncError):
+    """A setting is missing or invalid. `setting` is its dotted name, e.g. `meraki.base_url`."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(f"{setting}: {message}")
+        self.setting = setting
+        self.message = message
+
+
+class ApiError(MerakiSyncError):
+    """The Meraki API could not give us what we asked for."""
+
+
+class ApiKeyRejected(ApiError):
+    """HTTP 401: the key is revoked, mistyped, or was copied with whitespace."""
+
+    def __init__(self) -> None:
+        super().__init__("API key rejected (revoked, mistyped, or copied with whitespace)")
+
+
+class EndpointUnavailable(ApiError):
+    """HTTP 403/404 on one org's endpoint: that dataset is skipped for that org, others go on."""
+
+    def __init__(self, status: int, path: str, reason: str) -> None:
+        super().__init__(f"HTTP {status} on {path}: {reason}")
+        self.status = status
+        self.path = path
+        self.reason = reason
+
+
+class RedirectRefused(ApiError):
+    """A redirect or Link pointed outside the allow-list; the key is not sent there."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(f"refused to follow a redirect to {host!r}: not an allowed Meraki host")
+        self.host = host
+
+
+class RetriesExhausted(ApiError):
+    """5xx, timeouts, connection errors or 429s outlasted the bounded retry policy."""
+
+
+class BadResponse(ApiError):
+    """The API answered with something that is not the JSON shape the endpoint promises."""
+
+
+class DatabaseUnavailable(MerakiSyncError):
+    """PostgreSQL could not be reached or refused the connection."""
+
+
+class StoreError(MerakiSyncError):
+    """PostgreSQL refused a statement (a constraint, a type, a missing schema)."""
+
+
+class SchemaOutdated(StoreError):
+    """The database schema is missing or older than this version of meraki-sync expects."""
+
+    def __init__(self, found: int | None, expected: int) -> None:
+        what = "no meraki schema" if found is None else f"schema version {found}"
+        super().__init__(f"{what} in the database, expected {expected}: run `meraki-sync migrate`")
+        self.found = found
+        self.expected = expected

@@ -1,0 +1,1 @@
+"""Everything that speaks to the Meraki Dashboard API: buckets, retries, redirects, pages."""

@@ -1,0 +1,191 @@
+"""API payloads as typed models, and their plain row tuples for COPY.
+
+Unknown fields are ignored (newer API versions add some); a missing or invalid required field
+rejects that one row with a short reason. Tuple order matches the staging tables in
+`daemon/store/sql/*.sql`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+Row = tuple[Any, ...]
+
+
+class RowRejected(ValueError):
+    """One API row could not be used. `key` names the row when it had an id at all."""
+
+    def __init__(self, reason: str, key: str | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.key = key
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class Item(_Payload):
+    """One item of a listing, turned into one row. `key_field` names its id in the payload."""
+
+    key_field: ClassVar[str] = "id"
+
+    def row(self) -> Row:
+        """The row tuple, in the column order of the dataset's staging table."""
+        raise NotImplementedError
+
+
+Id = Field(min_length=1)
+
+
+class _ApiAccess(_Payload):
+    enabled: bool = True
+
+
+class _Licensing(_Payload):
+    model: str | None = None
+
+
+class _Region(_Payload):
+    name: str | None = None
+
+
+class _Cloud(_Payload):
+    region: _Region | None = None
+
+
+class Organization(Item):
+    """An item of GET /organizations."""
+
+    id: str = Id
+    name: str
+    url: str | None = None
+    api: _ApiAccess = _ApiAccess()
+    licensing: _Licensing | None = None
+    cloud: _Cloud | None = None
+
+    def row(self) -> Row:
+        """(id, name, url, api_enabled, licensing_model, cloud_region)"""
+        region = self.cloud.region.name if self.cloud and self.cloud.region else None
+        licensing = self.licensing.model if self.licensing else None
+        return (self.id, self.name, self.url, self.api.enabled, licensing, region)
+
+
+class Network(Item):
+    """An item of GET /organizations/{id}/networks."""
+
+    id: str = Id
+    name: str
+    product_types: list[str] = Field(default_factory=list, alias="productTypes")
+    time_zone: str | None = Field(default=None, alias="timeZone")
+    tags: list[str] = Field(default_factory=list)
+    is_bound_to_config_template: bool | None = Field(default=None, alias="isBoundToConfigTemplate")
+    url: str | None = None
+    notes: str | None = None
+
+    def row(self) -> Row:
+        """(id, name, product_types, time_zone, tags, is_bound_to_config_template, url, notes)"""
+        return (
+            self.id,
+            self.name,
+            self.product_types,
+            self.time_zone,
+            self.tags,
+            self.is_bound_to_config_template,
+            self.url,
+            self.notes,
+        )
+
+
+class Device(Item):
+    """An item of GET /organizations/{id}/devices (the inventory)."""
+
+    key_field: ClassVar[str] = "serial"
+    serial: str = Id
+    network_id: str | None = Field(default=None, alias="networkId")
+    name: str | None = None
+    model: str | None = None
+    mac: str | None = None
+    product_type: str | None = Field(default=None, alias="productType")
+    firmware: str | None = None
+    lan_ip: str | None = Field(default=None, alias="lanIp")
+    tags: list[str] = Field(default_factory=list)
+    lat: float | None = None
+    lng: float | None = None
+    address: str | None = None
+    notes: str | None = None
+
+    def row(self) -> Row:
+        """(serial, network_id, name, model, mac, product_type, firmware, lan_ip, tags, lat,
+        lng, address, notes)"""
+        return (
+            self.serial,
+            self.network_id,
+            self.name,
+            self.model,
+            self.mac,
+            self.product_type,
+            self.firmware,
+            self.lan_ip,
+            self.tags,
+            self.lat,
+            self.lng,
+            self.address,
+            self.notes,
+        )
+
+
+class DeviceStatus(Item):
+    """An item of GET /organizations/{id}/devices/statuses."""
+
+    key_field: ClassVar[str] = "serial"
+    serial: str = Id
+    network_id: str | None = Field(default=None, alias="networkId")
+    name: str | None = None
+    model: str | None = None
+    mac: str | None = None
+    product_type: str | None = Field(default=None, alias="productType")
+    status: str = Id
+    last_reported_at: datetime | None = Field(default=None, alias="lastReportedAt")
+    public_ip: str | None = Field(default=None, alias="publicIp")
+    lan_ip: str | None = Field(default=None, alias="lanIp")
+    gateway: str | None = None
+    ip_type: str | None = Field(default=None, alias="ipType")
+    primary_dns: str | None = Field(default=None, alias="primaryDns")
+    secondary_dns: str | None = Field(default=None, alias="secondaryDns")
+
+    def row(self) -> Row:
+        """(serial, network_id, name, model, mac, product_type, status, last_reported_at,
+        public_ip, lan_ip, gateway, ip_type, primary_dns, secondary_dns)"""
+        return (
+            self.serial,
+            self.network_id,
+            self.name,
+            self.model,
+            self.mac,
+            self.product_type,
+            self.status,
+            self.last_reported_at,
+            self.public_ip,
+            self.lan_ip,
+            self.gateway,
+            self.ip_type,
+            self.primary_dns,
+            self.secondary_dns,
+        )
+
+
+def parse_item(model: type[Item], item: Any) -> Item:
+    """Validate one API item into `model`, or raise RowRejected naming the first bad field."""
+    try:
+        return model.model_validate(item)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(row)"
+        key = item.get(model.key_field) if isinstance(item, dict) else None
+        raise RowRejected(
+            f"{field}: {first['msg']}", key if isinstance(key, str) else None
+        ) from None

@@ -1,0 +1,159 @@
+"""Token buckets: one global (per egress IP) and one per organization, with 429 pauses.
+
+Meraki enforces 10 requests/s per organization (bucket of 10 on top of the rate) and 100/s per
+source IP. Every request, retries and redirects included, takes a token from its org's bucket and
+then from the global one. A 429 pauses only the org it hit and lowers that org's pace, because
+another application may be spending the same org's budget; the pace creeps back per success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+# After a 429 the org's rate is multiplied by this and then regains RATE_RECOVERY_PER_SUCCESS
+# req/s per successful request: the pacing the official SDK uses, which Meraki documents.
+RATE_BACKOFF_FACTOR = 0.7
+RATE_RECOVERY_PER_SUCCESS = 0.2
+MIN_RATE_PER_S = 0.5
+
+
+class TokenBucket:
+    """A FIFO token bucket with a pause. `acquire` returns the seconds spent waiting."""
+
+    def __init__(
+        self,
+        rate_per_s: float,
+        capacity: float,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if rate_per_s <= 0 or capacity < 1:
+            raise ValueError("a bucket needs rate_per_s > 0 and capacity >= 1")
+        self.max_rate_per_s = rate_per_s
+        self.rate_per_s = rate_per_s
+        self.capacity = float(capacity)
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = float(capacity)
+        self._updated = clock()
+        self._paused_until = 0.0
+        # One waiter at a time sleeps for the next token; the rest queue in arrival order.
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> float:
+        """Wait for a token (and for any pause to end), take it, return the time waited."""
+        started = self._clock()
+        async with self._lock:
+            while True:
+                now = self._clock()
+                if now < self._paused_until:
+                    await self._sleep(self._paused_until - now)
+                    continue
+                self._refill(now)
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return self._clock() - started
+                await self._sleep((1.0 - self._tokens) / self.rate_per_s)
+
+    def pause(self, seconds: float) -> None:
+        """Send nothing for `seconds`, then restart from an empty bucket (no burst after a 429)."""
+        now = self._clock()
+        until = now + max(seconds, 0.0)
+        if until > self._paused_until:
+            self._paused_until = until
+        self._tokens = 0.0
+        self._updated = max(self._updated, self._paused_until)
+
+    def slow_down(self) -> None:
+        """Lower the pace after a 429 another client may have caused."""
+        self.rate_per_s = max(MIN_RATE_PER_S, self.rate_per_s * RATE_BACKOFF_FACTOR)
+
+    def recover(self) -> None:
+        """Creep back towards the configured pace after a success."""
+        if self.rate_per_s < self.max_rate_per_s:
+            self.rate_per_s = min(self.max_rate_per_s, self.rate_per_s + RATE_RECOVERY_PER_SUCCESS)
+
+    @property
+    def paused_for_s(self) -> float:
+        """Seconds left in the current pause (0 when not paused)."""
+        return max(0.0, self._paused_until - self._clock())
+
+    def _refill(self, now: float) -> None:
+        if now > self._updated:
+            self._tokens = min(
+                self.capacity, self._tokens + (now - self._updated) * self.rate_per_s
+            )
+            self._updated = now
+
+
+@dataclass(frozen=True)
+class Waited:
+    """Seconds one request spent in each bucket before it could go out."""
+
+    org_s: float
+    global_s: float
+
+
+class RateLimiter:
+    """The global bucket plus one bucket per org, created on first use."""
+
+    def __init__(
+        self,
+        *,
+        org_rate_per_s: float,
+        org_burst: int,
+        ip_rate_per_s: float,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._org_rate_per_s = org_rate_per_s
+        self._org_burst = org_burst
+        self._clock = clock
+        self._sleep = sleep
+        # Half a second of the IP budget as burst: the other half stays as slack for jitter
+        # between our clock and Meraki's.
+        self.global_bucket = TokenBucket(
+            ip_rate_per_s, max(1.0, ip_rate_per_s / 2), clock=clock, sleep=sleep
+        )
+        self._orgs: dict[str, TokenBucket] = {}
+
+    def org_bucket(self, org_id: str) -> TokenBucket:
+        """The bucket of one org (created full on first use)."""
+        bucket = self._orgs.get(org_id)
+        if bucket is None:
+            bucket = TokenBucket(
+                self._org_rate_per_s, self._org_burst, clock=self._clock, sleep=self._sleep
+            )
+            self._orgs[org_id] = bucket
+        return bucket
+
+    async def acquire(self, org_id: str | None) -> Waited:
+        """Take the org's token first (its wait is the long one), then the global token."""
+        org_s = await self.org_bucket(org_id).acquire() if org_id is not None else 0.0
+        global_s = await self.global_bucket.acquire()
+        return Waited(org_s=org_s, global_s=global_s)
+
+    def rate_limited(self, org_id: str | None, retry_after_s: float) -> None:
+        """A 429: pause the org it hit (or everything, for a request outside any org)."""
+        if org_id is None:
+            self.global_bucket.pause(retry_after_s)
+            return
+        bucket = self.org_bucket(org_id)
+        bucket.pause(retry_after_s)
+        bucket.slow_down()
+
+    def succeeded(self, org_id: str | None) -> None:
+        """A request went through: let a slowed org regain pace."""
+        if org_id is not None:
+            self.org_bucket(org_id).recover()
+
+    def forget(self, org_id: str) -> None:
+        """Drop the bucket of an org that is no longer synced."""
+        self._orgs.pop(org_id, None)

@@ -1,0 +1,62 @@
+"""Builds the running parts from settings: the store (configured or embedded) and the client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import structlog
+
+from daemon.config import Settings, allowed_hosts
+from daemon.meraki.client import ClientOptions, MerakiClient
+from daemon.meraki.ratelimit import RateLimiter
+from daemon.store import Store
+from daemon.store.embedded import embedded_postgres
+
+log = structlog.get_logger("daemon.runtime")
+
+
+@asynccontextmanager
+async def open_store(settings: Settings) -> AsyncIterator[Store]:
+    """The configured PostgreSQL, or the embedded one under `sync.state_dir` when dsn is unset."""
+    async with AsyncExitStack() as stack:
+        if settings.database.dsn is None:
+            dsn = stack.enter_context(embedded_postgres(settings.sync.state_dir))
+            log.info("embedded_postgres_started", state_dir=str(settings.sync.state_dir))
+        else:
+            dsn = settings.database.dsn.get_secret_value()
+        store = await Store.open(
+            dsn,
+            min_size=settings.database.pool_min_size,
+            max_size=settings.database.pool_max_size,
+            connect_timeout_s=settings.database.connect_timeout_s,
+        )
+        stack.push_async_callback(store.close)
+        yield store
+
+
+@asynccontextmanager
+async def open_client(settings: Settings, api_key: str) -> AsyncIterator[MerakiClient]:
+    """A client with fresh buckets, paced per `[meraki]`."""
+    meraki = settings.meraki
+    if meraki.is_unsafe_base_url:
+        log.warning(
+            "unsafe_base_url",
+            base_url=meraki.base_url,
+            detail="allow_unsafe_base_url is on: the API key is sent to a non-Meraki host",
+        )
+    limiter = RateLimiter(
+        org_rate_per_s=meraki.org_rate_per_s,
+        org_burst=meraki.org_burst,
+        ip_rate_per_s=meraki.ip_rate_per_s,
+    )
+    options = ClientOptions(
+        base_url=meraki.base_url,
+        allowed_hosts=allowed_hosts(meraki),
+        require_https=not meraki.is_unsafe_base_url,
+        timeout_s=meraki.timeout_s,
+        max_attempts=meraki.max_attempts,
+        retry_total_s=meraki.retry_total_s,
+    )
+    async with MerakiClient(api_key, options, limiter) as client:
+        yield client

@@ -1,0 +1,185 @@
+"""The asyncpg pool and every write the daemon makes.
+
+A dataset run is one transaction: create a temp staging table, COPY the normalized rows into it,
+run the dataset's merge statements (upsert, history, soft delete) and record the run. Either all
+of it lands or none of it does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import asyncpg
+
+from daemon.errors import DatabaseUnavailable, SchemaOutdated, StoreError
+from daemon.store.queries import query
+
+if TYPE_CHECKING:
+    Connection: TypeAlias = asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
+
+SCHEMA_VERSION = 1
+
+# Errors that mean "the server is not there", as opposed to "the server said no".
+_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.InterfaceError,
+)
+
+
+@dataclass(frozen=True)
+class MergeSpec:
+    """How a dataset lands: a staging DDL query, its temp table, the statements after COPY.
+
+    `soft_delete` marks rows missing from the listing as removed. It runs only for a complete
+    listing: when a row was rejected we cannot tell a vanished device from an unreadable one.
+    """
+
+    staging_query: str
+    staging_table: str
+    statements: tuple[str, ...]
+    soft_delete: str | None = None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One row of meraki.sync_runs."""
+
+    organization_id: str | None
+    dataset: str
+    started_at: datetime
+    finished_at: datetime
+    rows: int
+    rejected_rows: int
+    requests: int
+    rate_limited: int
+    outcome: str
+    error: str | None
+
+
+def schema_sql() -> str:
+    """schema.sql: packaged inside the wheel, or at the top of a source checkout."""
+    packaged = resources.files("daemon.store").joinpath("schema.sql")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parents[2] / "schema.sql").read_text(encoding="utf-8")
+
+
+class Store:
+    """The daemon's PostgreSQL connection pool and named writes."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(
+        cls, dsn: str, *, min_size: int = 1, max_size: int = 8, connect_timeout_s: float = 10.0
+    ) -> Store:
+        """Connect; raise DatabaseUnavailable (without the DSN, which may hold a password)."""
+        try:
+            pool = await asyncpg.create_pool(
+                dsn,
+                min_size=min_size,
+                max_size=max_size,
+                timeout=connect_timeout_s,
+                server_settings={"application_name": "meraki-sync"},
+            )
+        except _UNAVAILABLE as exc:
+            raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {_describe(exc)}") from None
+        except asyncpg.PostgresError as exc:
+            raise DatabaseUnavailable(f"PostgreSQL refused the connection: {exc}") from None
+        return cls(pool)
+
+    async def close(self) -> None:
+        """Close every connection."""
+        await self._pool.close()
+
+    async def migrate(self) -> int:
+        """Apply schema.sql (idempotent) under an advisory lock; return the schema version."""
+        async with self._transaction() as conn:
+            await conn.execute(query("migration_lock").sql)
+            await conn.execute(schema_sql())
+            version: int = await conn.fetchval(query("schema_version").sql)
+            return version
+
+    async def schema_version(self) -> int | None:
+        """The applied schema version, or None when `migrate` never ran here."""
+        async with self._connection() as conn:
+            if not await conn.fetchval(query("schema_exists").sql):
+                return None
+            version: int | None = await conn.fetchval(query("schema_version").sql)
+            return version
+
+    async def require_schema(self) -> None:
+        """Raise SchemaOutdated unless `migrate` brought the database to this version."""
+        found = await self.schema_version()
+        if found is None or found < SCHEMA_VERSION:
+            raise SchemaOutdated(found, SCHEMA_VERSION)
+
+    async def merge(
+        self,
+        spec: MergeSpec,
+        rows: Sequence[tuple[Any, ...]],
+        *,
+        organization_id: str | None,
+        observed_at: datetime,
+        complete: bool,
+        run: RunRecord,
+    ) -> None:
+        """Land one dataset run in one transaction, bookkeeping row included."""
+        params = {"organization_id": organization_id, "observed_at": observed_at}
+        statements = spec.statements
+        if complete and spec.soft_delete is not None:
+            statements = (*statements, spec.soft_delete)
+        async with self._transaction() as conn:
+            await conn.execute(query(spec.staging_query).sql)
+            if rows:
+                await conn.copy_records_to_table(spec.staging_table, records=rows)
+            for name in statements:
+                statement = query(name)
+                await conn.execute(statement.sql, *statement.args(params))
+            await self._record_run(conn, run)
+
+    async def record_run(self, run: RunRecord) -> None:
+        """Record a run that wrote no rows (skipped or failed)."""
+        async with self._transaction() as conn:
+            await self._record_run(conn, run)
+
+    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        """Read-only helper for CLI summaries: rows as plain dicts."""
+        async with self._connection() as conn:
+            return [dict(record) for record in await conn.fetch(sql, *args)]
+
+    @staticmethod
+    async def _record_run(conn: Connection, run: RunRecord) -> None:
+        statement = query("record_run")
+        await conn.execute(statement.sql, *statement.args(asdict(run)))
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Connection]:
+        try:
+            async with self._pool.acquire() as conn:
+                yield conn
+        except _UNAVAILABLE as exc:
+            raise DatabaseUnavailable(f"lost PostgreSQL: {_describe(exc)}") from None
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"PostgreSQL error: {exc}") from None
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Connection]:
+        async with self._connection() as conn, conn.transaction():
+            yield conn
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

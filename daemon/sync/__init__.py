@@ -1,0 +1,1 @@
+"""What to sync and how: dataset definitions, one run of a dataset, a full pass."""

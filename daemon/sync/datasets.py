@@ -1,0 +1,93 @@
+"""The datasets: one Meraki endpoint each, with its page size, payload model and merge SQL.
+
+Each endpoint is its own dataset, synced and committed on its own, so one failing endpoint never
+rolls back another. Adding a dataset means adding an entry here, a model in
+`daemon/meraki/models.py` and a `.sql` file in `daemon/store/sql/`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from daemon.errors import BadResponse
+from daemon.meraki.models import Device, DeviceStatus, Item, Network, Organization
+from daemon.store import MergeSpec
+
+
+def list_body(body: Any) -> list[Any]:
+    """Items of a listing whose page body is a JSON array."""
+    if not isinstance(body, list):
+        raise BadResponse(f"expected a JSON array, got {type(body).__name__}")
+    return body
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One endpoint's sync: where it lives, how to page it, how its rows land."""
+
+    name: str
+    endpoint: str  # the path template, also the `endpoint` metric label
+    model: type[Item]
+    merge: MergeSpec
+    per_page: int | None = None  # Meraki's maximum for the endpoint; None = not paginated
+    params: Mapping[str, str] = field(default_factory=dict)
+    items: Callable[[Any], list[Any]] = list_body
+
+    def path(self, organization_id: str | None) -> str:
+        """The request path for one org."""
+        if organization_id is None:
+            return self.endpoint
+        return self.endpoint.replace("{organizationId}", organization_id)
+
+    def query(self) -> dict[str, str]:
+        """Query parameters of the first page (later pages follow Link verbatim)."""
+        query = dict(self.params)
+        if self.per_page is not None:
+            query["perPage"] = str(self.per_page)
+        return query
+
+
+def _spec(name: str, *statements: str, soft_delete: str | None = None) -> MergeSpec:
+    return MergeSpec(
+        staging_query=f"{name}_staging",
+        staging_table=f"staging_{name}",
+        statements=statements,
+        soft_delete=soft_delete,
+    )
+
+
+ORGANIZATIONS = Dataset(
+    name="organizations",
+    endpoint="/organizations",
+    model=Organization,
+    per_page=9000,
+    merge=_spec("organizations", "organizations_merge", soft_delete="organizations_soft_delete"),
+)
+
+NETWORKS = Dataset(
+    name="networks",
+    endpoint="/organizations/{organizationId}/networks",
+    model=Network,
+    per_page=100000,
+    merge=_spec("networks", "networks_merge", soft_delete="networks_soft_delete"),
+)
+
+DEVICES = Dataset(
+    name="devices",
+    endpoint="/organizations/{organizationId}/devices",
+    model=Device,
+    per_page=5000,
+    merge=_spec("devices", "devices_merge", soft_delete="devices_soft_delete"),
+)
+
+DEVICE_STATUSES = Dataset(
+    name="device_statuses",
+    endpoint="/organizations/{organizationId}/devices/statuses",
+    model=DeviceStatus,
+    per_page=1000,
+    merge=_spec("device_statuses", "device_statuses_history", "device_statuses_merge"),
+)
+
+ORG_DATASETS: tuple[Dataset, ...] = (NETWORKS, DEVICES, DEVICE_STATUSES)

@@ -1,0 +1,142 @@
+"""One full pass: list the organizations, then sync every dataset of every enabled org.
+
+Orgs run side by side (bounded by `concurrency`), and so do the datasets of one org; pages of one
+listing stay sequential because each needs the previous page's Link. A rejected API key stops
+the whole pass at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+
+from daemon.errors import ApiError, ApiKeyRejected
+from daemon.meraki.models import Item, Organization
+from daemon.sync.datasets import ORG_DATASETS, ORGANIZATIONS, Dataset
+from daemon.sync.run import RunResult, SyncContext, run_dataset
+
+
+@dataclass(frozen=True)
+class OrgRef:
+    """An organization to sync (or to skip, when its API access is disabled)."""
+
+    id: str
+    name: str
+    api_enabled: bool
+
+
+@dataclass
+class OrgResult:
+    """Every dataset run of one org in a pass."""
+
+    org: OrgRef
+    runs: list[RunResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        """True when any dataset of the org failed (skips for 403/404 are not failures)."""
+        return any(run.outcome == "failed" for run in self.runs)
+
+    def rows(self, dataset: str) -> int:
+        """Rows merged for one dataset in this pass."""
+        return sum(run.rows for run in self.runs if run.dataset == dataset)
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent for this org."""
+        return sum(run.requests for run in self.runs)
+
+    @property
+    def rate_limited(self) -> int:
+        """429 answers received for this org."""
+        return sum(run.rate_limited for run in self.runs)
+
+
+@dataclass
+class PassResult:
+    """The whole pass: the org listing and each org's runs."""
+
+    organizations: RunResult
+    orgs: list[OrgResult]
+    seconds: float
+
+    @property
+    def failed(self) -> bool:
+        """True when the org listing or any org failed."""
+        return self.organizations.outcome != "ok" or any(org.failed for org in self.orgs)
+
+
+OrgDone = Callable[[OrgResult], None]
+
+
+async def list_organizations(
+    ctx: SyncContext, only: Collection[str] = ()
+) -> tuple[RunResult, list[OrgRef]]:
+    """Sync the organizations listing; return it with the orgs to visit (allow-list applied)."""
+    seen: list[OrgRef] = []
+
+    def keep(item: Item) -> bool:
+        assert isinstance(item, Organization)
+        if only and item.id not in only:
+            return False
+        seen.append(OrgRef(item.id, item.name, item.api.enabled))
+        return True
+
+    result = await run_dataset(ctx, ORGANIZATIONS, None, keep=keep)
+    if result.outcome != "ok":
+        return result, []
+    return result, seen
+
+
+async def sync_org(
+    ctx: SyncContext, org: OrgRef, datasets: tuple[Dataset, ...] = ORG_DATASETS
+) -> OrgResult:
+    """Run every dataset of one org concurrently. An org without API access costs no call."""
+    result = OrgResult(org)
+    if not org.api_enabled:
+        return result
+    started = time.monotonic()
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(run_dataset(ctx, dataset, org.id)) for dataset in datasets]
+    except* ApiKeyRejected:
+        raise ApiKeyRejected() from None
+    result.runs = [task.result() for task in tasks]
+    result.seconds = time.monotonic() - started
+    return result
+
+
+async def sync_pass(
+    ctx: SyncContext,
+    *,
+    only: Collection[str] = (),
+    concurrency: int = 16,
+    on_org_done: OrgDone | None = None,
+    on_orgs_listed: Callable[[list[OrgRef]], None] | None = None,
+) -> PassResult:
+    """One full pass over every visible (or allow-listed) org."""
+    started = time.monotonic()
+    listing, orgs = await list_organizations(ctx, only)
+    if listing.outcome != "ok":
+        raise ApiError(f"could not list organizations: {listing.error}")
+    if on_orgs_listed is not None:
+        on_orgs_listed(orgs)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(org: OrgRef) -> OrgResult:
+        async with gate:
+            result = await sync_org(ctx, org)
+        if on_org_done is not None:
+            on_org_done(result)
+        return result
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(org)) for org in orgs]
+    except* ApiKeyRejected:
+        # One rejection cancels every other org's work; callers see a single, plain error.
+        raise ApiKeyRejected() from None
+    return PassResult(listing, [task.result() for task in tasks], time.monotonic() - started)
