@@ -71,9 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config, environ)
         api_key = resolve_api_key(settings, environ) if args.verb in NEEDS_API_KEY else None
-        configure_logging(
-            settings.log.level, settings.log.format, secrets=_secrets(settings, api_key)
-        )
+        # The demo prints its own story; its logs would only bury it, so it shows warnings only.
+        level = "warning" if args.verb == "demo" else settings.log.level
+        configure_logging(level, settings.log.format, secrets=_secrets(settings, api_key))
         return asyncio.run(_dispatch(args, settings, api_key))
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)

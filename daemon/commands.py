@@ -9,6 +9,7 @@ from daemon.errors import EXIT_FAILURE, EXIT_OK, DatabaseUnavailable, StoreError
 from daemon.meraki.client import CallStats
 from daemon.progress import PassProgress
 from daemon.runtime import open_client, open_store
+from daemon.store import Store
 from daemon.summary import pass_line
 from daemon.sync.datasets import ORGANIZATIONS
 from daemon.sync.full_pass import PassResult, sync_pass
@@ -54,14 +55,17 @@ async def migrate(settings: Settings) -> int:
 
 async def once(settings: Settings, api_key: str, *, progress: bool | None = None) -> int:
     """One full pass over every visible org; exit non-zero when any org failed."""
-    result = await run_pass(settings, api_key, progress=progress)
+    async with open_store(settings) as store:
+        result = await run_pass(settings, store, api_key, progress=progress)
     return EXIT_FAILURE if result.failed else EXIT_OK
 
 
-async def run_pass(settings: Settings, api_key: str, *, progress: bool | None) -> PassResult:
-    """Open the store and client, check the schema, run one pass printing per-org lines."""
-    async with open_store(settings) as store, open_client(settings, api_key) as client:
-        await store.require_schema()
+async def run_pass(
+    settings: Settings, store: Store, api_key: str, *, progress: bool | None
+) -> PassResult:
+    """Check the schema, run one pass printing a line per org and a closing line."""
+    await store.require_schema()
+    async with open_client(settings, api_key) as client:
         display = PassProgress(enabled=progress)
         try:
             result = await sync_pass(

@@ -64,9 +64,8 @@ async def demo(args: argparse.Namespace, settings: Settings) -> int:
         demo_settings = _demo_settings(settings, sim.base_url, state_dir)
         async with open_store(demo_settings) as store:
             await store.migrate()
-        print(f"Embedded PostgreSQL under {state_dir / 'postgres'}; first pass:")
-        result = await run_pass(demo_settings, options.api_key, progress=None)
-        async with open_store(demo_settings) as store:
+            print(f"Embedded PostgreSQL under {state_dir / 'postgres'}; first pass:")
+            result = await run_pass(demo_settings, store, options.api_key, progress=None)
             for title, sql in EXAMPLE_QUERIES:
                 print(f"\n{title}:\n  {sql}")
                 for row in await store.fetch(sql):

@@ -93,6 +93,11 @@ class MerakiClient:
             # that carries the key.
             trust_env=False,
         )
+        # aiohttp silently resends an idempotent request once when a kept-alive connection
+        # drops. That resend would skip both buckets and our counters; our own retry policy
+        # (which waits for tokens) handles the failure instead.
+        if hasattr(self._session, "_retry_connection"):
+            self._session._retry_connection = False
         return self
 
     async def __aexit__(

@@ -19,7 +19,7 @@ from tenacity import (
     RetryError,
     retry_if_exception_type,
     stop_after_delay,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 from daemon.errors import RetriesExhausted
@@ -79,7 +79,9 @@ class _StopPolicy:
         return self._failures >= self._max_attempts or self._by_time(state)
 
 
-_backoff = wait_exponential_jitter(initial=BACKOFF_INITIAL_S, max=BACKOFF_MAX_S)
+# Full jitter: a uniform wait between 0 and the exponential ceiling, so retries of many
+# requests that failed together spread out instead of returning in lockstep.
+_backoff = wait_random_exponential(multiplier=BACKOFF_INITIAL_S, max=BACKOFF_MAX_S)
 
 
 def _wait(state: RetryCallState) -> float:
@@ -115,6 +117,7 @@ async def with_retries(
         before_sleep=before_sleep,
         reraise=False,
     )
+
     async def attempt() -> T:
         # tenacity awaits only coroutine functions; a lambda returning a coroutine would not be.
         return await operation()

@@ -1,0 +1,235 @@
+"""A pass against the simulator over HTTP into a real PostgreSQL: what lands, and what doesn't."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+
+from daemon.errors import ApiKeyRejected
+from daemon.simulator import RunningSimulator
+from daemon.sync.full_pass import OrgRef, sync_pass
+from daemon.sync.run import SyncContext
+
+
+def live_orgs(sim: RunningSimulator) -> dict[str, dict[str, Any]]:
+    """The simulator's truth for orgs that can be synced (API enabled, not forbidden)."""
+    return {
+        org_id: org
+        for org_id, org in sim.simulator.truth()["organizations"].items()
+        if org["api_enabled"] and not org["forbidden"]
+    }
+
+
+async def db_counts(db: asyncpg.Connection) -> dict[str, dict[str, Any]]:
+    """Per org: live networks, live devices, devices by status and by model."""
+    found: dict[str, dict[str, Any]] = {}
+    for row in await db.fetch(
+        "SELECT organization_id, count(*) AS n FROM meraki.networks"
+        " WHERE removed_at IS NULL GROUP BY 1"
+    ):
+        found.setdefault(row["organization_id"], {})["networks"] = row["n"]
+    for row in await db.fetch(
+        "SELECT organization_id, status, model, count(*) AS n FROM meraki.devices"
+        " WHERE removed_at IS NULL GROUP BY 1, 2, 3"
+    ):
+        org = found.setdefault(row["organization_id"], {})
+        org["devices"] = org.get("devices", 0) + row["n"]
+        by_status = org.setdefault("devices_by_status", {})
+        by_status[row["status"]] = by_status.get(row["status"], 0) + row["n"]
+        by_model = org.setdefault("devices_by_model", {})
+        by_model[row["model"]] = by_model.get(row["model"], 0) + row["n"]
+    return found
+
+
+def expected_counts(sim: RunningSimulator) -> dict[str, dict[str, Any]]:
+    """The simulator's truth in the shape of db_counts."""
+    return {
+        org_id: {
+            "networks": org["networks"],
+            "devices": org["devices"],
+            "devices_by_status": {s: n for s, n in org["devices_by_status"].items() if n},
+            "devices_by_model": org["devices_by_model"],
+        }
+        for org_id, org in live_orgs(sim).items()
+    }
+
+
+@pytest.mark.simulator(
+    orgs=3, networks_per_org=6, devices_per_network=8, max_per_page=5, api_disabled_orgs=1
+)
+async def test_pass_matches_the_simulator_across_orgs_and_pages(
+    ctx: SyncContext, db: asyncpg.Connection, sim: RunningSimulator
+) -> None:
+    """Every org's networks, devices, statuses and models equal the truth after many pages."""
+    result = await sync_pass(ctx)
+
+    assert not result.failed
+    assert await db_counts(db) == expected_counts(sim)
+    stats = sim.simulator.stats()
+    assert stats["rate_limited"] == 0
+    for org_id in live_orgs(sim):
+        # 48 devices at 5 a page: the listing really was paged.
+        assert stats["organizations"][org_id]["requests"] >= 2 * 10 + 2
+    disabled = [
+        o for o, v in sim.simulator.truth()["organizations"].items() if not v["api_enabled"]
+    ]
+    assert len(disabled) == 1
+    assert disabled[0] not in stats["organizations"]
+    assert (
+        await db.fetchval("SELECT api_enabled FROM meraki.organizations WHERE id = $1", disabled[0])
+        is False
+    )
+
+
+async def snapshot(db: asyncpg.Connection) -> list[list[asyncpg.Record]]:
+    """Every synced row minus the columns that say when it was last seen."""
+    return [
+        await db.fetch(
+            "SELECT id, name, api_enabled, updated_at, removed_at FROM meraki.organizations"
+            " ORDER BY id"
+        ),
+        await db.fetch(
+            "SELECT id, organization_id, name, product_types, tags, updated_at, removed_at"
+            " FROM meraki.networks ORDER BY id"
+        ),
+        await db.fetch(
+            "SELECT serial, organization_id, network_id, model, firmware, status,"
+            " last_reported_at, updated_at, removed_at FROM meraki.devices ORDER BY serial"
+        ),
+        await db.fetch("SELECT * FROM meraki.device_status_changes"),
+    ]
+
+
+@pytest.mark.simulator(orgs=3)
+async def test_second_pass_changes_nothing(ctx: SyncContext, db: asyncpg.Connection) -> None:
+    """Re-syncing an unchanged estate rewrites no data column, no history, no removal."""
+    await sync_pass(ctx)
+    first = await snapshot(db)
+    await sync_pass(ctx)
+
+    assert await snapshot(db) == first
+    assert await db.fetchval("SELECT count(*) FROM meraki.device_status_changes") == 0
+    runs = await db.fetch("SELECT outcome, count(*) FROM meraki.sync_runs GROUP BY 1")
+    assert {r["outcome"]: r["count"] for r in runs} == {"ok": 2 * (1 + 3 * 3)}
+
+
+@pytest.mark.simulator(orgs=3)
+async def test_removed_devices_are_soft_deleted(
+    ctx: SyncContext, db: asyncpg.Connection, sim: RunningSimulator
+) -> None:
+    """Devices gone from the inventory get removed_at; the others stay live."""
+    await sync_pass(ctx)
+    org_id = next(iter(live_orgs(sim)))
+    removed = set(sim.simulator.world.remove_devices(org_id, 3))
+    assert len(removed) == 3
+
+    await sync_pass(ctx)
+
+    gone = await db.fetch("SELECT serial FROM meraki.devices WHERE removed_at IS NOT NULL")
+    assert {r["serial"] for r in gone} == removed
+    assert await db_counts(db) == expected_counts(sim)
+
+
+@pytest.mark.simulator(orgs=3, devices_per_network=12)
+async def test_status_flips_become_history_rows(
+    ctx: SyncContext, db: asyncpg.Connection, sim: RunningSimulator
+) -> None:
+    """Each device whose status changed between passes gets exactly one transition row."""
+    await sync_pass(ctx)
+    before = {
+        r["serial"]: r["status"]
+        for r in await db.fetch("SELECT serial, status FROM meraki.devices")
+    }
+    sim.simulator.advance_clock(3 * 300)
+
+    await sync_pass(ctx)
+
+    after = {
+        r["serial"]: r["status"]
+        for r in await db.fetch("SELECT serial, status FROM meraki.devices")
+    }
+    flipped = {s: (before[s], after[s]) for s in before if before[s] != after[s]}
+    assert flipped, "the simulator changes some statuses every 5 minutes"
+    history = await db.fetch(
+        "SELECT serial, old_status, new_status FROM meraki.device_status_changes"
+    )
+    assert {r["serial"]: (r["old_status"], r["new_status"]) for r in history} == flipped
+    assert len(history) == len(flipped)
+    assert await db_counts(db) == expected_counts(sim)
+
+
+@pytest.mark.simulator(orgs=3, networks_per_org=4, devices_per_network=6, max_per_page=6)
+async def test_injected_5xx_resets_and_429s_are_survived_with_complete_data(
+    ctx: SyncContext, db: asyncpg.Connection, sim: RunningSimulator
+) -> None:
+    """Server errors, dropped connections and 429s cost retries, never rows."""
+    sim.simulator.faults.settings.update(
+        {"fault_rate": 0.2, "rate_limit_rate": 0.2, "retry_after_style": "decimal"}
+    )
+    result = await sync_pass(ctx)
+
+    assert not result.failed
+    assert await db_counts(db) == expected_counts(sim)
+    assert sum(org.rate_limited for org in result.orgs) > 0
+    # Retries included, every request the simulator saw is accounted for in sync_runs.
+    counted = await db.fetchval("SELECT sum(requests) FROM meraki.sync_runs")
+    assert counted == sim.simulator.stats()["requests"]
+
+
+@pytest.mark.simulator(orgs=3)
+async def test_a_forbidden_org_is_skipped_and_the_others_complete(
+    ctx: SyncContext, db: asyncpg.Connection, sim: RunningSimulator
+) -> None:
+    """A 403 org records skipped runs with the reason; every other org syncs fully."""
+    forbidden = next(iter(live_orgs(sim)))
+    sim.simulator.faults.settings.update({"forbidden_orgs": [forbidden]})
+
+    result = await sync_pass(ctx)
+
+    assert not result.failed
+    runs = await db.fetch(
+        "SELECT dataset, outcome, error FROM meraki.sync_runs WHERE organization_id = $1",
+        forbidden,
+    )
+    assert {r["dataset"] for r in runs} == {"networks", "devices", "device_statuses"}
+    assert all(r["outcome"] == "skipped" and "HTTP 403" in r["error"] for r in runs)
+    assert await db_counts(db) == expected_counts(sim)
+
+
+@pytest.mark.simulator(orgs=3, devices_per_network=10)
+async def test_malformed_rows_are_skipped_counted_and_never_soft_delete(
+    ctx: SyncContext, db: asyncpg.Connection, sim: RunningSimulator
+) -> None:
+    """Bad rows are counted in sync_runs and skipped; their devices are not marked removed."""
+    await sync_pass(ctx)
+    sim.simulator.faults.settings.update({"malformed_rate": 0.1})
+
+    result = await sync_pass(ctx)
+
+    assert not result.failed
+    rejected = await db.fetchval(
+        "SELECT sum(rejected_rows) FROM meraki.sync_runs WHERE dataset = 'devices'"
+    )
+    assert rejected > 0
+    assert (
+        await db.fetchval("SELECT count(*) FROM meraki.devices WHERE removed_at IS NOT NULL") == 0
+    )
+
+
+@pytest.mark.simulator(orgs=4)
+async def test_a_rejected_key_stops_the_pass_without_a_retry_storm(
+    ctx: SyncContext, sim: RunningSimulator
+) -> None:
+    """A key revoked mid-pass raises ApiKeyRejected once; no request is retried."""
+
+    def revoke(_orgs: list[OrgRef]) -> None:
+        sim.simulator.faults.settings.update({"api_key": "someone-rotated-it"})
+
+    sim.simulator.reset_stats()
+    with pytest.raises(ApiKeyRejected, match="API key rejected"):
+        await sync_pass(ctx, on_orgs_listed=revoke)
+
+    # One listing, then at most one request per (org, dataset) already on its way.
+    assert sim.simulator.stats()["requests"] <= 1 + 4 * 3
