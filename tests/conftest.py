@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from yarl import URL
 
 from daemon.meraki.client import ClientOptions, MerakiClient, host_key
 from daemon.meraki.ratelimit import RateLimiter
@@ -21,7 +22,6 @@ from daemon.simulator import RunningSimulator, SimulatorOptions, running_simulat
 from daemon.store import Store
 from daemon.store.embedded import embedded_postgres
 from daemon.sync.run import SyncContext
-from yarl import URL
 
 # Meraki's limits less the two tokens the daemon keeps in reserve by default.
 TEST_ORG_BURST = 8
