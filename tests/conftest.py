@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 from yarl import URL
 
+from daemon.config import MerakiSettings
 from daemon.meraki.client import ClientOptions, MerakiClient, host_key
 from daemon.meraki.ratelimit import RateLimiter
 from daemon.simulator import RunningSimulator, SimulatorOptions, running_simulator
@@ -23,8 +24,6 @@ from daemon.store import Store
 from daemon.store.embedded import embedded_postgres
 from daemon.sync.run import SyncContext
 
-# Meraki's limits less the two tokens the daemon keeps in reserve by default.
-TEST_ORG_BURST = 8
 # The simulator's clock stands still unless a test advances it, so statuses (which change at
 # 5-minute boundaries) never flip in the middle of a test by accident.
 SIM_EPOCH = 1_795_000_000 - 1_795_000_000 % 300 + 60
@@ -104,8 +103,13 @@ def client_options(sim: RunningSimulator) -> ClientOptions:
 
 
 def limiter() -> RateLimiter:
-    """Meraki's published limits, as the daemon paces them by default."""
-    return RateLimiter(org_rate_per_s=10.0, org_burst=TEST_ORG_BURST, ip_rate_per_s=100.0)
+    """The buckets exactly as the daemon's default settings pace them."""
+    defaults = MerakiSettings()
+    return RateLimiter(
+        org_rate_per_s=defaults.org_rate_per_s,
+        org_burst=defaults.org_burst,
+        ip_rate_per_s=defaults.ip_rate_per_s,
+    )
 
 
 @pytest.fixture
