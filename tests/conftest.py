@@ -8,8 +8,10 @@ its own, dropped afterwards.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -36,13 +38,18 @@ def with_database(dsn: str, database: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server_dsn() -> Iterator[str]:
     """A DSN of a PostgreSQL server the suite may create databases on."""
     configured = os.environ.get("MERAKI_SYNC_TEST_DSN")
     if configured:
         yield configured
         return
-    with embedded_postgres(tmp_path_factory.mktemp("pg")) as dsn:
+    # Not under pytest's tmp_path: a second pytest session on the machine prunes old
+    # basetemp directories, which would pull the data directory from under the server.
+    with (
+        tempfile.TemporaryDirectory(prefix="meraki-sync-test-pg-") as state_dir,
+        embedded_postgres(Path(state_dir)) as dsn,
+    ):
         yield dsn
 
 
