@@ -33,17 +33,39 @@ class Redactor:
     ) -> MutableMapping[str, Any]:
         if self._secrets:
             for key, value in event.items():
-                event[key] = self._scrub(value)
+                event[key] = self.scrub(value)
         return event
 
-    def _scrub(self, value: Any) -> Any:
+    def scrub(self, value: Any) -> Any:
+        """`value` with every secret masked, looking inside containers."""
         if isinstance(value, str):
             for secret in self._secrets:
                 value = value.replace(secret, REDACTED)
             return value
         if isinstance(value, BaseException):
-            return self._scrub(f"{type(value).__name__}: {value}")
+            return self.scrub(f"{type(value).__name__}: {value}")
+        if isinstance(value, dict):
+            return {self.scrub(k): self.scrub(v) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self.scrub(item) for item in value]
         return value
+
+
+class _RedactingFilter(logging.Filter):
+    """Masks secrets in stdlib log records (third-party libraries) before they are written."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self._redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self._redactor.scrub(record.getMessage())
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg = f"{record.msg}: {self._redactor.scrub(record.exc_info[1])}"
+            record.exc_info = None
+            record.exc_text = None
+        return True
 
 
 def configure_logging(
@@ -61,13 +83,14 @@ def configure_logging(
         if console
         else structlog.processors.JSONRenderer()
     )
+    redactor = Redactor(secrets)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            Redactor(secrets),
+            redactor,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
@@ -75,3 +98,5 @@ def configure_logging(
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=logging.WARNING, stream=out, force=True)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_RedactingFilter(redactor))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-_LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^,;<]+)*)")
-_REL = re.compile(r"""rel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))""", re.IGNORECASE)
+# A link-value: <URL> then `; name=value` parameters, where a quoted value may hold , and ;.
+_LINK = re.compile(r'<([^>]*)>((?:\s*;\s*(?:[^,;<"]|"[^"]*")+)*)')
+_REL = re.compile(r"""(?:^|;)\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))""", re.IGNORECASE)
 
 
 def parse_link_header(value: str | None) -> dict[str, str]:

@@ -21,6 +21,7 @@ Sleep = Callable[[float], Awaitable[None]]
 RATE_BACKOFF_FACTOR = 0.7
 RATE_RECOVERY_PER_SUCCESS = 0.2
 MIN_RATE_PER_S = 0.5
+TOKEN_EPSILON = 1e-9
 
 
 class TokenBucket:
@@ -57,7 +58,9 @@ class TokenBucket:
                     await self._sleep(self._paused_until - now)
                     continue
                 self._refill(now)
-                if self._tokens >= 1.0:
+                # The tolerance absorbs float rounding of the refill; without it a clock that
+                # moves by exactly the requested sleep could leave 0.99999… tokens forever.
+                if self._tokens >= 1.0 - TOKEN_EPSILON:
                     self._tokens -= 1.0
                     return self._clock() - started
                 await self._sleep((1.0 - self._tokens) / self.rate_per_s)
@@ -72,8 +75,10 @@ class TokenBucket:
         self._updated = max(self._updated, self._paused_until)
 
     def slow_down(self) -> None:
-        """Lower the pace after a 429 another client may have caused."""
-        self.rate_per_s = max(MIN_RATE_PER_S, self.rate_per_s * RATE_BACKOFF_FACTOR)
+        """Lower the pace after a 429 another client may have caused (never below the floor,
+        and never above where it was)."""
+        floor = min(MIN_RATE_PER_S, self.rate_per_s)
+        self.rate_per_s = max(floor, self.rate_per_s * RATE_BACKOFF_FACTOR)
 
     def recover(self) -> None:
         """Creep back towards the configured pace after a success."""

@@ -48,6 +48,8 @@ def parse_queries(text: str) -> dict[str, Query]:
                 order.append(param)
             return f"${order.index(param) + 1}"
 
+        if name in queries:
+            raise ValueError(f"query {name} is defined twice")
         queries[name] = Query(name, _PARAM.sub(number, body.strip()), tuple(order))
     return queries
 
