@@ -27,6 +27,7 @@ from daemon.errors import (
     MerakiSyncError,
 )
 from daemon.logs import configure_logging
+from daemon.map_cli import add_map_arguments, run_map
 from daemon.simulator import SimulatorOptions, serve_forever
 
 NEEDS_API_KEY = frozenset({"check", "once"})
@@ -47,7 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     verbs.add_parser("check", help="check the API key, the API and the database")
-    verbs.add_parser("migrate", help="create or update the database schema (idempotent)")
+    migrate = verbs.add_parser("migrate", help="create or update the database schema (idempotent)")
+    migrate.add_argument(
+        "--create-roles",
+        action="store_true",
+        help="also create the read-only role meraki_reader for other tools",
+    )
     once = verbs.add_parser("once", help="one full sync pass over every visible organization")
     once.add_argument(
         "--progress",
@@ -61,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
             "demo", help="simulator + embedded PostgreSQL + one pass: see it work in one command"
         )
     )
+    add_map_arguments(verbs.add_parser("map", help="map networks to the MSP's customers"))
     return parser
 
 
@@ -139,7 +146,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, api_key: str |
             assert api_key is not None
             return await commands.check(settings, api_key)
         case "migrate":
-            return await commands.migrate(settings)
+            return await commands.migrate(settings, create_roles=args.create_roles)
         case "once":
             assert api_key is not None
             return await commands.once(settings, api_key, progress=args.progress)
@@ -147,6 +154,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, api_key: str |
             return await _simulate(args)
         case "demo":
             return await demo(args, settings)
+        case "map":
+            return await run_map(args, settings)
     raise AssertionError(f"unhandled verb {args.verb}")
 
 

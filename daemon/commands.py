@@ -13,9 +13,18 @@ from daemon.store import Store
 from daemon.summary import pass_line
 from daemon.sync.datasets import ORGANIZATIONS
 from daemon.sync.full_pass import PassResult, sync_pass
-from daemon.sync.run import SyncContext
+from daemon.sync.run import SyncContext, SyncOptions
 
 log = structlog.get_logger("daemon.commands")
+
+
+def sync_options(settings: Settings) -> SyncOptions:
+    """The run options from `[sync]`."""
+    return SyncOptions(
+        feature_recheck_s=settings.sync.feature_recheck_s,
+        backfill_horizon_s=settings.sync.backfill_horizon_s,
+        retention_days=settings.sync.retention_days,
+    )
 
 
 async def check(settings: Settings, api_key: str) -> int:
@@ -45,11 +54,13 @@ async def check(settings: Settings, api_key: str) -> int:
     return EXIT_OK
 
 
-async def migrate(settings: Settings) -> int:
+async def migrate(settings: Settings, *, create_roles: bool = False) -> int:
     """Apply schema.sql; safe to run any number of times."""
     async with open_store(settings) as store:
-        version = await store.migrate()
+        version = await store.migrate(create_roles=create_roles)
     print(f"Schema is at version {version}")
+    if create_roles:
+        print("Role meraki_reader can read every table and view; grant it to your tools' logins")
     return EXIT_OK
 
 
@@ -69,7 +80,7 @@ async def run_pass(
         display = PassProgress(enabled=progress)
         try:
             result = await sync_pass(
-                SyncContext(client=client, store=store),
+                SyncContext(client=client, store=store, options=sync_options(settings)),
                 only=settings.meraki.organizations,
                 concurrency=settings.sync.concurrency,
                 on_orgs_listed=display.listed,

@@ -182,7 +182,14 @@ class SyncSettings(BaseModel):
     networks_interval_s: float = Field(default=3600.0, gt=0)
     devices_interval_s: float = Field(default=900.0, gt=0)
     device_statuses_interval_s: float = Field(default=60.0, gt=0)
+    uplink_statuses_interval_s: float = Field(default=60.0, gt=0)
+    uplink_samples_interval_s: float = Field(default=120.0, gt=0)
+    sase_interval_s: float = Field(default=600.0, gt=0)
+    feature_recheck_s: float = Field(default=86400.0, gt=0)
     jitter_s: float = Field(default=5.0, ge=0)
+    # Meraki keeps loss/latency for 60 days, so no backfill can reach further back.
+    backfill_horizon_s: float = Field(default=86400.0, ge=300, le=60 * 86400)
+    retention_days: int = Field(default=90, ge=1)
 
 
 def _split_listen(value: str) -> tuple[str, int]:

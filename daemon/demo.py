@@ -19,6 +19,7 @@ from daemon.simulator import SimulatorOptions, running_simulator
 from daemon.store.embedded import DATABASE
 from daemon.sync.full_pass import PassResult
 
+DEMO_BACKFILL_S = 3600.0
 EXAMPLE_QUERIES = (
     (
         "Devices by model",
@@ -83,7 +84,10 @@ def _demo_settings(settings: Settings, base_url: str, state_dir: Path) -> Settin
         update={"base_url": base_url, "allow_unsafe_base_url": True, "organizations": ()}
     )
     database = settings.database.model_copy(update={"dsn": None})
-    sync = settings.sync.model_copy(update={"state_dir": state_dir})
+    # An hour of loss/latency history is plenty to look at and keeps the first pass short.
+    sync = settings.sync.model_copy(
+        update={"state_dir": state_dir, "backfill_horizon_s": DEMO_BACKFILL_S}
+    )
     return settings.model_copy(update={"meraki": meraki, "database": database, "sync": sync})
 
 

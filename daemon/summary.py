@@ -11,7 +11,9 @@ def org_line(result: OrgResult) -> str:
     if not result.org.api_enabled:
         return f"{head}: API access disabled for this organization, skipped without a call"
     problems = [
-        f"{run.dataset} {run.outcome}: {run.error}" for run in result.runs if run.outcome != "ok"
+        f"{run.dataset} {run.outcome}: {run.error}"
+        for run in result.runs
+        if run.outcome != "ok" and not run.quiet
     ]
     verdict = "FAILED" if result.failed else ("partial" if problems else "ok")
     line = (

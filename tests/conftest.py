@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,11 +26,18 @@ from daemon.meraki.ratelimit import RateLimiter
 from daemon.simulator import RunningSimulator, SimulatorOptions, running_simulator
 from daemon.store import Store
 from daemon.store.embedded import embedded_postgres
-from daemon.sync.run import SyncContext
+from daemon.sync.run import SyncContext, SyncOptions
 
-# The simulator's clock stands still unless a test advances it, so statuses (which change at
-# 5-minute boundaries) never flip in the middle of a test by accident.
-SIM_EPOCH = 1_795_000_000 - 1_795_000_000 % 300 + 60
+
+def frozen_now() -> float:
+    """A moment just past a 5-minute boundary near the wall clock.
+
+    The simulator's clock stands still at it unless a test advances it, so statuses (which
+    change at 5-minute boundaries) never flip mid-test, while SQL using now() still sees
+    fresh data.
+    """
+    wall = int(time.time())
+    return float(wall - wall % 300 + 60)
 
 
 def with_database(dsn: str, database: str) -> str:
@@ -93,7 +102,8 @@ async def sim(request: pytest.FixtureRequest) -> AsyncIterator[RunningSimulator]
     shapes its world."""
     marker = request.node.get_closest_marker("simulator")
     options = SimulatorOptions(**(marker.kwargs if marker else {}))
-    async with running_simulator(options, clock=lambda: float(SIM_EPOCH)) as running:
+    frozen = frozen_now()
+    async with running_simulator(options, clock=lambda: frozen) as running:
         yield running
 
 
@@ -126,7 +136,17 @@ async def client(sim: RunningSimulator) -> AsyncIterator[MerakiClient]:
         yield c
 
 
+def sim_clock(sim: RunningSimulator) -> Callable[[], datetime]:
+    """The daemon's clock, following the simulator's (so tests move both at once)."""
+    return lambda: datetime.fromtimestamp(sim.simulator.now(), UTC)
+
+
 @pytest.fixture
-def ctx(client: MerakiClient, store: Store) -> SyncContext:
-    """What a sync run needs: the client and the store."""
-    return SyncContext(client=client, store=store)
+def ctx(client: MerakiClient, store: Store, sim: RunningSimulator) -> SyncContext:
+    """What a sync run needs: the client, the store, and the simulator's clock."""
+    return SyncContext(
+        client=client,
+        store=store,
+        now=sim_clock(sim),
+        options=SyncOptions(backfill_horizon_s=3600.0),
+    )

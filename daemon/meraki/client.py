@@ -122,8 +122,12 @@ class MerakiClient:
         org_id: str | None,
         endpoint: str,
         stats: CallStats,
+        low_priority: bool = False,
     ) -> tuple[Any, str | None]:
-        """GET one URL with retries; returns the JSON body and the `Link` header."""
+        """GET one URL with retries; returns the JSON body and the `Link` header.
+
+        `low_priority` requests (backfill) only use the org's spare budget.
+        """
 
         def on_retry(reason: str, wait_s: float, attempt: int) -> None:
             stats.retries += 1
@@ -138,7 +142,7 @@ class MerakiClient:
             )
 
         return await with_retries(
-            lambda: self._get_following_redirects(url, org_id, endpoint, stats),
+            lambda: self._get_following_redirects(url, org_id, endpoint, stats, low_priority),
             max_attempts=self._options.max_attempts,
             total_s=self._options.retry_total_s,
             describe=f"GET {endpoint}" + (f" for org {org_id}" if org_id else ""),
@@ -163,13 +167,18 @@ class MerakiClient:
             url = URL(following, encoded=True) if following else None
 
     async def _get_following_redirects(
-        self, url: URL, org_id: str | None, endpoint: str, stats: CallStats
+        self,
+        url: URL,
+        org_id: str | None,
+        endpoint: str,
+        stats: CallStats,
+        low_priority: bool,
     ) -> tuple[Any, str | None]:
         if self.key_rejected:
             raise ApiKeyRejected()
         for _ in range(MAX_REDIRECTS + 1):
             self._check_allowed(url)
-            waited = await self._limiter.acquire(org_id)
+            waited = await self._limiter.acquire(org_id, low_priority=low_priority)
             metrics.BUCKET_WAIT_SECONDS.labels("org").inc(waited.org_s)
             metrics.BUCKET_WAIT_SECONDS.labels("global").inc(waited.global_s)
             status, location, link, body = await self._send(url, org_id, endpoint, stats)

@@ -24,12 +24,14 @@ class RowRejected(ValueError):
         self.key = key
 
 
-class _Payload(BaseModel):
+class Payload(BaseModel):
+    """Base of every payload model: unknown fields ignored, immutable."""
+
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
 
-class Item(_Payload):
-    """One item of a listing, turned into one row. `key_field` names its id in the payload."""
+class Item(Payload):
+    """One item of a listing, turned into rows. `key_field` names its id in the payload."""
 
     key_field: ClassVar[str] = "id"
 
@@ -37,23 +39,27 @@ class Item(_Payload):
         """The row tuple, in the column order of the dataset's staging table."""
         raise NotImplementedError
 
+    def rows(self) -> list[Row]:
+        """Every row this item yields; most items yield exactly one."""
+        return [self.row()]
+
 
 Id = Field(min_length=1)
 
 
-class _ApiAccess(_Payload):
+class _ApiAccess(Payload):
     enabled: bool = True
 
 
-class _Licensing(_Payload):
+class _Licensing(Payload):
     model: str | None = None
 
 
-class _Region(_Payload):
+class _Region(Payload):
     name: str | None = None
 
 
-class _Cloud(_Payload):
+class _Cloud(Payload):
     region: _Region | None = None
 
 

@@ -47,10 +47,26 @@ class TokenBucket:
         self._paused_until = 0.0
         # One waiter at a time sleeps for the next token; the rest queue in arrival order.
         self._lock = asyncio.Lock()
+        self._normal_waiting = 0
 
-    async def acquire(self) -> float:
-        """Wait for a token (and for any pause to end), take it, return the time waited."""
+    async def acquire(self, *, low_priority: bool = False) -> float:
+        """Wait for a token (and for any pause to end), take it, return the time waited.
+
+        A low-priority request (backfill) only spends spare budget: it waits while any normal
+        request is queued, so fresh data is never held up behind history.
+        """
         started = self._clock()
+        if low_priority:
+            while self._normal_waiting:
+                await self._sleep(1.0 / self.rate_per_s)
+            return await self._take(started)
+        self._normal_waiting += 1
+        try:
+            return await self._take(started)
+        finally:
+            self._normal_waiting -= 1
+
+    async def _take(self, started: float) -> float:
         async with self._lock:
             while True:
                 now = self._clock()
@@ -139,9 +155,13 @@ class RateLimiter:
             self._orgs[org_id] = bucket
         return bucket
 
-    async def acquire(self, org_id: str | None) -> Waited:
+    async def acquire(self, org_id: str | None, *, low_priority: bool = False) -> Waited:
         """Take the org's token first (its wait is the long one), then the global token."""
-        org_s = await self.org_bucket(org_id).acquire() if org_id is not None else 0.0
+        org_s = (
+            await self.org_bucket(org_id).acquire(low_priority=low_priority)
+            if org_id is not None
+            else 0.0
+        )
         global_s = await self.global_bucket.acquire()
         return Waited(org_s=org_s, global_s=global_s)
 

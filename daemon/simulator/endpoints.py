@@ -1,116 +1,33 @@
 """The routing table of simulated API endpoints, relative to `/api/v1`.
 
-A new endpoint is one `Route`: a template (`{id}` is the organization id) and a handler that
-gets the already authenticated, rate-limited and org-checked `Call`. Paginated list endpoints
-are described declaratively by a `ListEndpoint` and served by `paged`.
+`ROUTES` lists every endpoint; how a route and a paginated list are declared is in
+`daemon.simulator.routing`. Each newer endpoint keeps its rows and handler in its own module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, TypeVar
 
 from aiohttp import web
+from multidict import MultiMapping
 
-from daemon.simulator import render
-from daemon.simulator.pagination import (
-    ENDING_BEFORE,
-    PER_PAGE,
-    STARTING_AFTER,
-    PageSpec,
-    PaginationError,
-    link_header,
-    per_page,
-    select,
+from daemon.simulator import render, sase, uplinks
+from daemon.simulator.lossapi import handle_loss_and_latency
+from daemon.simulator.pagination import PageSpec
+from daemon.simulator.routing import (
+    Call,
+    ListEndpoint,
+    RenderContext,
+    Route,
+    Row,
+    array_param,
+    error_response,
+    paged,
 )
-from daemon.simulator.render import Row
+from daemon.simulator.uplinks import UplinkDevice
 from daemon.simulator.world import Device, Network, Organization, World
 
-if TYPE_CHECKING:
-    from daemon.simulator.simulator import Simulator
-
-T = TypeVar("T")
-
-
-def error_response(
-    status: int, message: str, headers: dict[str, str] | None = None
-) -> web.Response:
-    """Meraki's error shape: `{"errors": [message]}`."""
-    return web.json_response({"errors": [message]}, status=status, headers=headers)
-
-
-@dataclass(frozen=True)
-class Call:
-    """One API request that passed the gate, with what handlers need to answer it."""
-
-    request: web.Request
-    simulator: Simulator
-    org: Organization | None
-    template: str
-
-
-Handler = Callable[[Call], web.Response]
-
-
-@dataclass(frozen=True)
-class Route:
-    """An endpoint: its template under /api/v1 and its handler."""
-
-    template: str
-    handler: Handler
-
-    @property
-    def org_scoped(self) -> bool:
-        """Whether the org id in the path is checked (404/403) and org-rate-limited."""
-        return self.template.startswith("/organizations/{id}")
-
-
-@dataclass(frozen=True)
-class RenderContext:
-    """What a row renderer may depend on besides the item."""
-
-    seed: int
-    now: float
-
-
-@dataclass(frozen=True)
-class ListEndpoint(Generic[T]):
-    """A paginated list: where its items come from, their key, and how rows look."""
-
-    paging: PageSpec
-    items: Callable[[World, Organization | None], Sequence[T]]
-    key: Callable[[T], str]
-    render: Callable[[T, RenderContext], Row]
-    malform: Callable[[Row], Row]
-
-
-def paged(endpoint: ListEndpoint[T]) -> Handler:
-    """A handler serving `endpoint` one page at a time with a Meraki `Link` header."""
-
-    def handle(call: Call) -> web.Response:
-        sim = call.simulator
-        query = call.request.query
-        try:
-            size = per_page(query.get(PER_PAGE), endpoint.paging, sim.options.max_per_page)
-        except PaginationError as exc:
-            return error_response(400, str(exc))
-        items = endpoint.items(sim.world, call.org)
-        page = select(
-            items, endpoint.key, size, query.get(STARTING_AFTER), query.get(ENDING_BEFORE)
-        )
-        context = RenderContext(seed=sim.world.seed, now=sim.now())
-        rows = []
-        for item in items[page.start : page.end]:
-            row = endpoint.render(item, context)
-            if sim.faults.is_malformed(call.template, endpoint.key(item)):
-                row = endpoint.malform(row)
-            rows.append(row)
-        base = str(call.request.url.with_query(None))
-        link = link_header(base, list(query.items()), items, endpoint.key, page, endpoint.paging)
-        return web.json_response(rows, headers={"Link": link})
-
-    return handle
+__all__ = ["ROUTES", "UNMATCHED", "Call", "Route", "error_response"]
 
 
 def _org_networks(_world: World, org: Organization | None) -> Sequence[Network]:
@@ -168,11 +85,49 @@ DEVICE_STATUSES: ListEndpoint[Device] = ListEndpoint(
     malform=_bad_timestamp,
 )
 
+
+def _uplink_devices(world: World, org: Organization | None) -> Sequence[UplinkDevice]:
+    assert org is not None  # org-scoped routes get their org from the gate
+    return uplinks.uplink_devices(world.seed, org)
+
+
+def _narrow_uplinks(
+    items: Sequence[UplinkDevice], query: MultiMapping[str], _ctx: RenderContext
+) -> Sequence[UplinkDevice]:
+    network_ids = set(array_param(query, "networkIds"))
+    serials = set(array_param(query, "serials"))
+    iccids = set(array_param(query, "iccids"))
+    return [
+        item
+        for item in items
+        if (not network_ids or item.device.network_id in network_ids)
+        and (not serials or item.device.serial in serials)
+        and (not iccids or uplinks.iccid(item) in iccids)
+    ]
+
+
+def _uplink_serial(item: UplinkDevice) -> str:
+    return item.device.serial
+
+
+UPLINK_STATUSES: ListEndpoint[UplinkDevice] = ListEndpoint(
+    paging=PageSpec(1000, 1000, low_sentinel=_SERIAL_FIRST, high_sentinel=_SERIAL_LAST),
+    items=_uplink_devices,
+    key=_uplink_serial,
+    render=lambda item, ctx: uplinks.uplinks_row(item, ctx.seed, ctx.now),
+    malform=_bad_timestamp,
+    narrow=_narrow_uplinks,
+)
+
 ROUTES: tuple[Route, ...] = (
     Route("/organizations", paged(ORGANIZATIONS)),
     Route("/organizations/{id}/networks", paged(NETWORKS)),
     Route("/organizations/{id}/devices", paged(DEVICES)),
     Route("/organizations/{id}/devices/statuses", paged(DEVICE_STATUSES)),
+    Route("/organizations/{id}/uplinks/statuses", paged(UPLINK_STATUSES)),
+    Route("/organizations/{id}/devices/uplinksLossAndLatency", handle_loss_and_latency),
+    Route("/organizations/{id}/sase/sites", sase.secure_access_only(paged(sase.SITES))),
+    Route("/organizations/{id}/sase/regions", sase.secure_access_only(sase.handle_regions)),
 )
 
 

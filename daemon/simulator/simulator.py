@@ -13,8 +13,11 @@ from daemon.simulator.app import build_app
 from daemon.simulator.faults import FaultInjector, FaultSettings
 from daemon.simulator.options import SimulatorOptions
 from daemon.simulator.ratelimit import RateLimiter
+from daemon.simulator.sase import sase_counts
+from daemon.simulator.series import probe_targets
 from daemon.simulator.stats import Stats
 from daemon.simulator.status import STATUSES, device_status
+from daemon.simulator.uplinks import uplink_counts, uplink_devices
 from daemon.simulator.world import World
 
 
@@ -59,7 +62,12 @@ class Simulator:
         self.counters = Stats()
 
     def truth(self) -> dict[str, Any]:
-        """Per-org counts as of the simulated now, as served by GET /_sim/world."""
+        """Per-org counts as of the simulated now, as served by GET /_sim/world.
+
+        Besides networks and devices: `uplink_devices` (rows of uplinks/statuses), `uplinks`
+        (their interfaces), `uplinks_by_status`, `uplink_loss_series` (entries of
+        uplinksLossAndLatency), `sase` (Secure Access present) and `sase_sites`.
+        """
         now = self.now()
         seed = self.world.seed
         forbidden = set(self.faults.settings.forbidden_orgs)
@@ -77,5 +85,8 @@ class Simulator:
                 "devices": len(org.devices),
                 "devices_by_status": by_status,
                 "devices_by_model": dict(sorted(by_model.items())),
+                **uplink_counts(uplink_devices(seed, org), now),
+                "uplink_loss_series": len(probe_targets(seed, org)),
+                **sase_counts(seed, org),
             }
         return {"organizations": organizations, "now": now}

@@ -19,6 +19,8 @@ from daemon.simulator.options import SimulatorOptions
 ORG_ID_RANGE = range(500_000, 1_000_000)
 _SUBNET_SIZE = 1024  # each network gets a /22 of 10.0.0.0/8
 _TEN_NET = 10 << 24
+# The API-enabled orgs, in id order, at these positions modulo 5 have Secure Access (SASE).
+SECURE_ACCESS_POSITIONS = (0, 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +79,12 @@ class Organization:
     region: str
     networks: list[Network]
     devices: list[Device]
+    # Cisco Secure Access (SASE) integration; see `daemon.simulator.sase.has_secure_access`.
+    secure_access: bool = False
 
 
-def _ipv4(value: int) -> str:
+def ipv4(value: int) -> str:
+    """Dotted-quad text of an IPv4 address given as an integer."""
     return f"{value >> 24 & 255}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
 
 
@@ -107,6 +112,10 @@ class World:
             self._make_org(index, org_id, index < options.orgs) for index, org_id in enumerate(ids)
         ]
         orgs.sort(key=lambda org: org.id)
+        enabled = [org for org in orgs if org.api_enabled]
+        for position, org in enumerate(enabled):
+            # Two in five, by position in id order: any two API-enabled orgs include both kinds.
+            org.secure_access = position % 5 in SECURE_ACCESS_POSITIONS
         self.organizations = orgs
         self._by_id = {org.id: org for org in orgs}
 
@@ -204,7 +213,7 @@ class World:
             bound_to_template=rng.random() < 0.1,
             city=city,
             subnet=_TEN_NET + (index * _SUBNET_SIZE) % (1 << 24),
-            public_ip=_ipv4(public),
+            public_ip=ipv4(public),
             ip_type="static" if rng.random() < 0.2 else "dhcp",
             dns=rng.choice(catalog.DNS_PAIRS),
         )
@@ -222,7 +231,7 @@ class World:
         host = self._hosts_used.get(network.id, 0)
         self._hosts_used[network.id] = host + 1
         has_ip = product_type != catalog.SENSOR
-        lan_ip = _ipv4(network.subnet + 2 + host % (_SUBNET_SIZE - 3)) if has_ip else None
+        lan_ip = ipv4(network.subnet + 2 + host % (_SUBNET_SIZE - 3)) if has_ip else None
         city = network.city
         return Device(
             serial=serial,
@@ -232,7 +241,7 @@ class World:
             network_id=network.id,
             name=f"{network.name} {model} {host + 1:02d}",
             lan_ip=lan_ip,
-            gateway=_ipv4(network.subnet + 1) if has_ip else None,
+            gateway=ipv4(network.subnet + 1) if has_ip else None,
             public_ip=network.public_ip,
             ip_type=network.ip_type if has_ip else None,
             dns=network.dns if has_ip else None,

@@ -23,7 +23,7 @@ from daemon.store.queries import query
 if TYPE_CHECKING:
     Connection: TypeAlias = asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Errors that mean "the server is not there", as opposed to "the server said no".
 _UNAVAILABLE = (
@@ -103,17 +103,23 @@ class Store:
         """Close every connection."""
         await self._pool.close()
 
-    async def migrate(self) -> int:
-        """Apply schema.sql (idempotent) under an advisory lock; return the schema version."""
-        async with self._transaction() as conn:
+    async def migrate(self, *, create_roles: bool = False) -> int:
+        """Apply schema.sql (idempotent) under an advisory lock; return the schema version.
+
+        `create_roles` also creates the read-only `meraki_reader` role and grants it SELECT on
+        every table and view of the schema (and on tables created later).
+        """
+        async with self.transaction() as conn:
             await conn.execute(query("migration_lock").sql)
             await conn.execute(schema_sql())
+            if create_roles:
+                await conn.execute(query("create_reader_role").sql)
             version: int = await conn.fetchval(query("schema_version").sql)
             return version
 
     async def schema_version(self) -> int | None:
         """The applied schema version, or None when `migrate` never ran here."""
-        async with self._connection() as conn:
+        async with self.connection() as conn:
             if not await conn.fetchval(query("schema_exists").sql):
                 return None
             version: int | None = await conn.fetchval(query("schema_version").sql)
@@ -140,7 +146,7 @@ class Store:
         statements = spec.statements
         if complete and spec.soft_delete is not None:
             statements = (*statements, spec.soft_delete)
-        async with self._transaction() as conn:
+        async with self.transaction() as conn:
             await conn.execute(query(spec.staging_query).sql)
             if rows:
                 await conn.copy_records_to_table(spec.staging_table, records=rows)
@@ -151,12 +157,12 @@ class Store:
 
     async def record_run(self, run: RunRecord) -> None:
         """Record a run that wrote no rows (skipped or failed)."""
-        async with self._transaction() as conn:
+        async with self.transaction() as conn:
             await self._record_run(conn, run)
 
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         """Read-only helper for CLI summaries: rows as plain dicts."""
-        async with self._connection() as conn:
+        async with self.connection() as conn:
             return [dict(record) for record in await conn.fetch(sql, *args)]
 
     @staticmethod
@@ -165,7 +171,8 @@ class Store:
         await conn.execute(statement.sql, *statement.args(asdict(run)))
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[Connection]:
+    async def connection(self) -> AsyncIterator[Connection]:
+        """A pooled connection, with asyncpg errors mapped to ours. For daemon.store only."""
         try:
             async with self._pool.acquire() as conn:
                 yield conn
@@ -175,8 +182,9 @@ class Store:
             raise StoreError(f"PostgreSQL error: {exc}") from None
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[Connection]:
-        async with self._connection() as conn, conn.transaction():
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """A connection inside a transaction. For daemon.store modules only."""
+        async with self.connection() as conn, conn.transaction():
             yield conn
 
 

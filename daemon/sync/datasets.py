@@ -13,6 +13,8 @@ from typing import Any
 
 from daemon.errors import BadResponse
 from daemon.meraki.models import Device, DeviceStatus, Item, Network, Organization
+from daemon.meraki.sase import SaseRegion, SaseSite, items_body
+from daemon.meraki.uplinks import UplinkDevice
 from daemon.store import MergeSpec
 
 
@@ -34,6 +36,9 @@ class Dataset:
     per_page: int | None = None  # Meraki's maximum for the endpoint; None = not paginated
     params: Mapping[str, str] = field(default_factory=dict)
     items: Callable[[Any], list[Any]] = list_body
+    # An optional feature the org may lack (403/404 then means "absent", not "denied"): its
+    # absence is recorded and re-checked rarely instead of on every pass.
+    feature: str | None = None
 
     def path(self, organization_id: str | None) -> str:
         """The request path for one org."""
@@ -90,4 +95,43 @@ DEVICE_STATUSES = Dataset(
     merge=_spec("device_statuses", "device_statuses_history", "device_statuses_merge"),
 )
 
-ORG_DATASETS: tuple[Dataset, ...] = (NETWORKS, DEVICES, DEVICE_STATUSES)
+UPLINK_STATUSES = Dataset(
+    name="uplink_statuses",
+    endpoint="/organizations/{organizationId}/uplinks/statuses",
+    model=UplinkDevice,
+    per_page=1000,
+    merge=_spec(
+        "uplink_statuses",
+        "uplink_statuses_history",
+        "uplink_statuses_merge",
+        soft_delete="uplink_statuses_soft_delete",
+    ),
+)
+
+SASE_SITES = Dataset(
+    name="sase_sites",
+    endpoint="/organizations/{organizationId}/sase/sites",
+    model=SaseSite,
+    per_page=1000,
+    items=items_body,
+    feature="sase",
+    merge=_spec("sase_sites", "sase_sites_merge", soft_delete="sase_sites_soft_delete"),
+)
+
+SASE_REGIONS = Dataset(
+    name="sase_regions",
+    endpoint="/organizations/{organizationId}/sase/regions",
+    model=SaseRegion,
+    items=items_body,
+    feature="sase",
+    merge=_spec("sase_regions", "sase_regions_merge", soft_delete="sase_regions_soft_delete"),
+)
+
+ORG_DATASETS: tuple[Dataset, ...] = (
+    NETWORKS,
+    DEVICES,
+    DEVICE_STATUSES,
+    UPLINK_STATUSES,
+    SASE_SITES,
+    SASE_REGIONS,
+)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from daemon.errors import ApiError, ApiKeyRejected
 from daemon.meraki.models import Item, Organization
 from daemon.sync.datasets import ORG_DATASETS, ORGANIZATIONS, Dataset
-from daemon.sync.run import RunResult, SyncContext, run_dataset
+from daemon.sync.run import RunResult, SyncContext, feature_gate, run_dataset
+from daemon.sync.samples import maintain_partitions, sync_uplink_samples
 
 
 @dataclass(frozen=True)
@@ -92,16 +93,26 @@ async def list_organizations(
 
 
 async def sync_org(
-    ctx: SyncContext, org: OrgRef, datasets: tuple[Dataset, ...] = ORG_DATASETS
+    ctx: SyncContext,
+    org: OrgRef,
+    datasets: tuple[Dataset, ...] = ORG_DATASETS,
+    *,
+    samples: bool = True,
 ) -> OrgResult:
     """Run every dataset of one org concurrently. An org without API access costs no call."""
     result = OrgResult(org)
     if not org.api_enabled:
         return result
     started = time.monotonic()
+
+    async def one(dataset: Dataset) -> RunResult:
+        return await feature_gate(ctx, dataset, org.id) or await run_dataset(ctx, dataset, org.id)
+
     try:
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(run_dataset(ctx, dataset, org.id)) for dataset in datasets]
+            tasks = [group.create_task(one(dataset)) for dataset in datasets]
+            if samples:
+                tasks.append(group.create_task(sync_uplink_samples(ctx, org.id)))
     except* ApiKeyRejected:
         raise ApiKeyRejected() from None
     result.runs = [task.result() for task in tasks]
@@ -124,6 +135,7 @@ async def sync_pass(
         raise ApiError(f"could not list organizations: {listing.error}")
     if on_orgs_listed is not None:
         on_orgs_listed(orgs)
+    await maintain_partitions(ctx)
     gate = asyncio.Semaphore(concurrency)
 
     async def one(org: OrgRef) -> OrgResult:

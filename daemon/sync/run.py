@@ -26,6 +26,7 @@ from daemon.errors import (
 from daemon.meraki.client import CallStats, MerakiClient
 from daemon.meraki.models import Item, Row, RowRejected, parse_item
 from daemon.store import RunRecord, Store
+from daemon.store.features import feature_state, record_feature
 from daemon.sync.datasets import Dataset
 
 log = structlog.get_logger("daemon.sync")
@@ -40,12 +41,22 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True)
+class SyncOptions:
+    """The `[sync]` settings a run consults."""
+
+    feature_recheck_s: float = 86400.0
+    backfill_horizon_s: float = 86400.0
+    retention_days: int = 90
+
+
+@dataclass(frozen=True)
 class SyncContext:
     """What every run needs; `now` is injectable so tests can move time."""
 
     client: MerakiClient
     store: Store
     now: Callable[[], datetime] = utc_now
+    options: SyncOptions = SyncOptions()
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,8 @@ class RunResult:
     rate_limited: int
     seconds: float
     error: str | None = None
+    # An expected skip (an optional feature the org lacks): not worth anyone's attention.
+    quiet: bool = False
 
 
 async def run_dataset(
@@ -76,12 +89,14 @@ async def run_dataset(
     rejected = 0
     outcome: Outcome = "ok"
     error: str | None = None
+    absent = False
     try:
         rejected = await _collect(ctx, dataset, organization_id, stats, rows, keep)
     except ApiKeyRejected:
         raise
     except EndpointUnavailable as exc:
         outcome, error = "skipped", str(exc)
+        absent = dataset.feature is not None
     except ApiError as exc:
         outcome, error = "failed", str(exc)
 
@@ -110,8 +125,17 @@ async def run_dataset(
             metrics.ROWS_WRITTEN.labels(dataset.name).inc(len(rows))
         else:
             await ctx.store.record_run(record)
+        if dataset.feature is not None and organization_id is not None and outcome != "failed":
+            await record_feature(
+                ctx.store,
+                organization_id,
+                dataset.feature,
+                available=not absent,
+                reason=error if absent else None,
+                checked_at=record.finished_at,
+            )
     except (DatabaseUnavailable, StoreError) as exc:
-        outcome, error = "failed", str(exc)
+        outcome, error, absent = "failed", str(exc), False
 
     result = RunResult(
         dataset=dataset.name,
@@ -123,9 +147,36 @@ async def run_dataset(
         rate_limited=stats.rate_limited,
         seconds=time.monotonic() - started,
         error=error,
+        quiet=absent,
     )
-    _log_result(result)
+    log_result(result)
     return result
+
+
+async def feature_gate(
+    ctx: SyncContext, dataset: Dataset, organization_id: str
+) -> RunResult | None:
+    """A quiet skip when the org was recently found without the dataset's feature, else None."""
+    if dataset.feature is None:
+        return None
+    state = await feature_state(ctx.store, organization_id, dataset.feature)
+    if state is None or state.available:
+        return None
+    age_s = (ctx.now() - state.checked_at).total_seconds()
+    if age_s >= ctx.options.feature_recheck_s:
+        return None
+    return RunResult(
+        dataset=dataset.name,
+        organization_id=organization_id,
+        outcome="skipped",
+        rows=0,
+        rejected=0,
+        requests=0,
+        rate_limited=0,
+        seconds=0.0,
+        error=f"{dataset.feature} absent when last checked ({state.reason})",
+        quiet=True,
+    )
 
 
 async def _collect(
@@ -162,12 +213,13 @@ async def _collect(
                     )
                 continue
             if keep is None or keep(parsed):
-                rows.append(parsed.row())
+                rows.extend(parsed.rows())
     return rejected
 
 
-def _log_result(result: RunResult) -> None:
-    emit = log.info if result.outcome == "ok" else log.warning
+def log_result(result: RunResult) -> None:
+    """One `dataset_synced` line per run: the summary operators grep for."""
+    emit = log.info if result.outcome == "ok" or result.quiet else log.warning
     emit(
         "dataset_synced",
         org=result.organization_id,

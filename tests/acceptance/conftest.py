@@ -111,6 +111,8 @@ def write_config(path: Path, base_url: str, dsn: str, *, key: str = SIM_KEY) -> 
         "allow_unsafe_base_url = true\n"
         "[database]\n"
         f'dsn = "{dsn}"\n'
+        "[sync]\n"
+        "backfill_horizon_s = 3600\n"
         "[log]\n"
         'format = "json"\n',
         encoding="utf-8",

@@ -8,6 +8,7 @@ import asyncpg
 import pytest
 
 from daemon.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_NOPERM
+from daemon.store.database import SCHEMA_VERSION
 from tests.acceptance.conftest import SIM_KEY, SimulatorProcess, cli, write_config
 
 
@@ -25,7 +26,7 @@ async def test_check_migrate_once_against_a_simulator_process(
     for _ in range(2):
         migrated = cli("--config", config, "migrate")
         assert migrated.code == 0, migrated.stderr
-        assert "Schema is at version 1" in migrated.stdout
+        assert f"Schema is at version {SCHEMA_VERSION}" in migrated.stdout
 
     synced = cli("--config", config, "once")
     assert synced.code == 0, synced.stderr

@@ -13,7 +13,7 @@ from daemon.sync.run import SyncContext
 
 @pytest.mark.simulator(orgs=3, networks_per_org=5, devices_per_network=8, max_per_page=3)
 async def test_default_pacing_never_draws_a_429(ctx: SyncContext, sim: RunningSimulator) -> None:
-    """30 requests per org, all at once: the simulator's Meraki buckets never answer 429."""
+    """Dozens of requests per org at once: the simulator's Meraki buckets never answer 429."""
     started = time.monotonic()
     result = await sync_pass(ctx)
     elapsed = time.monotonic() - started
@@ -22,8 +22,9 @@ async def test_default_pacing_never_draws_a_429(ctx: SyncContext, sim: RunningSi
     assert not result.failed
     assert stats["rate_limited"] == 0
     per_org = [org["requests"] for org in stats["organizations"].values()]
-    # networks: ceil(5 / 3) = 2 pages; devices and statuses: ceil(40 / 3) = 14 pages each.
-    assert per_org == [30, 30, 30]
-    # Not a speed goal but proof that pacing happened: 30 requests through a bucket of 8 at
-    # 10/s cannot all be sent sooner than 2.2 s.
-    assert elapsed >= (30 - 8) / 10
+    # At least networks (2 pages), devices and statuses (14 pages each) per org, plus uplinks,
+    # SASE and an hour of loss/latency windows.
+    assert min(per_org) > 30
+    # Not a speed goal but proof that pacing happened: that many requests through a bucket of
+    # 8 at 10/s cannot all be sent sooner.
+    assert elapsed >= (min(per_org) - 8) / 10

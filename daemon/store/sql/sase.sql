@@ -1,0 +1,91 @@
+-- name: sase_sites_staging
+CREATE TEMP TABLE staging_sase_sites (
+    site_id       text    NOT NULL,
+    network_id    text,
+    name          text,
+    type          text,
+    model         text,
+    region        text,
+    status        text,
+    vpn_type      text,
+    default_route boolean,
+    devices       jsonb   NOT NULL,
+    local_subnets text[]  NOT NULL
+) ON COMMIT DROP;
+
+-- name: sase_sites_merge
+INSERT INTO meraki.sase_sites AS t
+    (site_id, organization_id, network_id, name, type, model, region, status, vpn_type,
+     default_route, devices, local_subnets, first_seen_at, last_seen_at, updated_at, removed_at)
+SELECT DISTINCT ON (s.site_id)
+    s.site_id, :organization_id, s.network_id, s.name, s.type, s.model, s.region, s.status,
+    s.vpn_type, s.default_route, s.devices, s.local_subnets,
+    :observed_at, :observed_at, :observed_at, NULL
+FROM staging_sase_sites s
+ORDER BY s.site_id
+ON CONFLICT (site_id) DO UPDATE SET
+    organization_id = EXCLUDED.organization_id,
+    network_id = EXCLUDED.network_id,
+    name = EXCLUDED.name,
+    type = EXCLUDED.type,
+    model = EXCLUDED.model,
+    region = EXCLUDED.region,
+    status = EXCLUDED.status,
+    vpn_type = EXCLUDED.vpn_type,
+    default_route = EXCLUDED.default_route,
+    devices = EXCLUDED.devices,
+    local_subnets = EXCLUDED.local_subnets,
+    last_seen_at = EXCLUDED.last_seen_at,
+    removed_at = NULL,
+    updated_at = CASE
+        WHEN (t.organization_id, t.network_id, t.name, t.type, t.model, t.region, t.status,
+              t.vpn_type, t.default_route, t.devices, t.local_subnets, t.removed_at)
+             IS DISTINCT FROM
+             (EXCLUDED.organization_id, EXCLUDED.network_id, EXCLUDED.name, EXCLUDED.type,
+              EXCLUDED.model, EXCLUDED.region, EXCLUDED.status, EXCLUDED.vpn_type,
+              EXCLUDED.default_route, EXCLUDED.devices, EXCLUDED.local_subnets,
+              NULL::timestamptz)
+        THEN EXCLUDED.updated_at ELSE t.updated_at END;
+
+-- name: sase_sites_soft_delete
+UPDATE meraki.sase_sites t
+SET removed_at = :observed_at, updated_at = :observed_at
+WHERE t.organization_id = :organization_id
+  AND t.removed_at IS NULL
+  AND NOT EXISTS (SELECT 1 FROM staging_sase_sites s WHERE s.site_id = t.site_id);
+
+-- name: sase_regions_staging
+CREATE TEMP TABLE staging_sase_regions (
+    slug         text NOT NULL,
+    connector_id text,
+    name         text,
+    type         text
+) ON COMMIT DROP;
+
+-- name: sase_regions_merge
+INSERT INTO meraki.sase_regions AS t
+    (organization_id, slug, connector_id, name, type, first_seen_at, last_seen_at, updated_at,
+     removed_at)
+SELECT DISTINCT ON (s.slug)
+    :organization_id, s.slug, s.connector_id, s.name, s.type,
+    :observed_at, :observed_at, :observed_at, NULL
+FROM staging_sase_regions s
+ORDER BY s.slug
+ON CONFLICT (organization_id, slug) DO UPDATE SET
+    connector_id = EXCLUDED.connector_id,
+    name = EXCLUDED.name,
+    type = EXCLUDED.type,
+    last_seen_at = EXCLUDED.last_seen_at,
+    removed_at = NULL,
+    updated_at = CASE
+        WHEN (t.connector_id, t.name, t.type, t.removed_at)
+             IS DISTINCT FROM (EXCLUDED.connector_id, EXCLUDED.name, EXCLUDED.type,
+                               NULL::timestamptz)
+        THEN EXCLUDED.updated_at ELSE t.updated_at END;
+
+-- name: sase_regions_soft_delete
+UPDATE meraki.sase_regions t
+SET removed_at = :observed_at, updated_at = :observed_at
+WHERE t.organization_id = :organization_id
+  AND t.removed_at IS NULL
+  AND NOT EXISTS (SELECT 1 FROM staging_sase_regions s WHERE s.slug = t.slug);
