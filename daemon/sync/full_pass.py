@@ -87,8 +87,8 @@ async def list_organizations(
         return True
 
     result = await run_dataset(ctx, ORGANIZATIONS, None, keep=keep)
-    if result.outcome != "ok":
-        return result, []
+    # `seen` fills only when the listing was fetched in full; if merely storing it failed (the
+    # database is away), the orgs are still worth visiting: their runs fail and say why.
     return result, seen
 
 
@@ -131,7 +131,7 @@ async def sync_pass(
     """One full pass over every visible (or allow-listed) org."""
     started = time.monotonic()
     listing, orgs = await list_organizations(ctx, only)
-    if listing.outcome != "ok":
+    if listing.outcome != "ok" and not orgs:
         raise ApiError(f"could not list organizations: {listing.error}")
     if on_orgs_listed is not None:
         on_orgs_listed(orgs)

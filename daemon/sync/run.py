@@ -159,7 +159,10 @@ async def feature_gate(
     """A quiet skip when the org was recently found without the dataset's feature, else None."""
     if dataset.feature is None:
         return None
-    state = await feature_state(ctx.store, organization_id, dataset.feature)
+    try:
+        state = await feature_state(ctx.store, organization_id, dataset.feature)
+    except (DatabaseUnavailable, StoreError):
+        return None  # unknown: try the dataset; its own write will report the database
     if state is None or state.available:
         return None
     age_s = (ctx.now() - state.checked_at).total_seconds()

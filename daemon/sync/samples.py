@@ -66,13 +66,23 @@ def horizon(ctx: SyncContext) -> timedelta:
 
 
 async def maintain_partitions(ctx: SyncContext) -> None:
-    """Create the coming days' partitions and drop those past retention."""
+    """Create the coming days' partitions and drop those past retention.
+
+    A database that is away is not fatal here: the window writes fail on their own and are
+    retried by the next pass, and upkeep runs again then.
+    """
     today = ctx.now().astimezone(UTC).date()
     first_day = (ctx.now() - horizon(ctx)).astimezone(UTC).date()
-    created = await prepare_partitions(
-        ctx.store, first_day=first_day, last_day=today + timedelta(days=PARTITIONS_AHEAD_DAYS)
-    )
-    dropped = await apply_retention(ctx.store, keep_days=ctx.options.retention_days, today=today)
+    try:
+        created = await prepare_partitions(
+            ctx.store, first_day=first_day, last_day=today + timedelta(days=PARTITIONS_AHEAD_DAYS)
+        )
+        dropped = await apply_retention(
+            ctx.store, keep_days=ctx.options.retention_days, today=today
+        )
+    except (DatabaseUnavailable, StoreError) as exc:
+        log.warning("sample_partitions_not_maintained", error=str(exc))
+        return
     if created or dropped:
         log.info("sample_partitions_maintained", created=created, dropped=dropped)
 
