@@ -33,6 +33,14 @@ EXAMPLE_QUERIES = (
         " WHERE d.removed_at IS NULL AND d.status <> 'online'"
         " GROUP BY 1, 2 ORDER BY 1, 2",
     ),
+    (
+        "Uplink loss and latency over the last hour, per organization",
+        "SELECT o.name AS organization, count(DISTINCT s.serial) AS appliances,"
+        " round(avg(s.loss_percent)::numeric, 2) AS avg_loss_pct,"
+        " round(avg(s.latency_ms)::numeric, 1) AS avg_latency_ms"
+        " FROM meraki.uplink_samples s JOIN meraki.organizations o ON o.id = s.organization_id"
+        " WHERE s.ts > now() - interval '1 hour' GROUP BY 1 ORDER BY 1",
+    ),
 )
 
 

@@ -6,7 +6,8 @@ from daemon.sync.full_pass import OrgResult, PassResult
 
 
 def org_line(result: OrgResult) -> str:
-    """`org ID "NAME": networks N, devices N, requests N, 429s N, 0.00s, ok` (+ problems)."""
+    """`org ID "NAME": networks N, devices N, uplinks N, samples N, requests N, 429s N, 0.00s,
+    ok` (+ problems)."""
     head = f'org {result.org.id} "{result.org.name}"'
     if not result.org.api_enabled:
         return f"{head}: API access disabled for this organization, skipped without a call"
@@ -18,6 +19,7 @@ def org_line(result: OrgResult) -> str:
     verdict = "FAILED" if result.failed else ("partial" if problems else "ok")
     line = (
         f"{head}: networks {result.rows('networks')}, devices {result.rows('devices')}, "
+        f"uplinks {result.rows('uplink_statuses')}, samples {result.rows('uplink_samples')}, "
         f"requests {result.requests}, 429s {result.rate_limited}, {result.seconds:.2f}s, {verdict}"
     )
     return "; ".join([line, *problems])

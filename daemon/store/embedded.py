@@ -7,6 +7,7 @@ data directory, and is stopped when the last process using it exits.
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,8 +24,9 @@ _CREATE_DATABASE = "CREATE DATABASE meraki;"
 def embedded_postgres(state_dir: Path) -> Iterator[str]:
     """Start (or join) the embedded server under `state_dir/postgres`; yield its DSN."""
     try:
-        # pgserver ships no type information; it is only ever called through this module.
-        pgserver: Any = importlib.import_module("pgserver")
+        with _quiet_platformdirs():
+            # pgserver ships no type information; it is only ever called through this module.
+            pgserver: Any = importlib.import_module("pgserver")
     except ImportError:
         raise ConfigError(
             "database.dsn",
@@ -36,10 +38,21 @@ def embedded_postgres(state_dir: Path) -> Iterator[str]:
         pgdata.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError("sync.state_dir", f"cannot create {pgdata}: {exc.strerror}") from None
-    server: Any = pgserver.get_server(pgdata, cleanup_mode="stop")
+    with _quiet_platformdirs():
+        server: Any = pgserver.get_server(pgdata, cleanup_mode="stop")
     try:
         if "(1 row)" not in server.psql(_DATABASE_EXISTS):
             server.psql(_CREATE_DATABASE)
         yield str(server.get_uri(DATABASE))
     finally:
         server.cleanup()
+
+
+
+@contextmanager
+def _quiet_platformdirs() -> Iterator[None]:
+    """pgserver asks platformdirs for a runtime dir it never uses; where XDG_RUNTIME_DIR is
+    unset (services, containers) that warns on every start, which would only confuse."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        yield
