@@ -6,7 +6,10 @@ URLs with ids, or anything derived from the API key.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram, Info, disable_created_metrics
+
+# `_created` series double every counter for no use to an operator.
+disable_created_metrics()
 
 REQUESTS = Counter(
     "meraki_sync_api_requests_total",
@@ -43,4 +46,49 @@ ROWS_REJECTED = Counter(
     "meraki_sync_rows_rejected_total",
     "API rows skipped because a required field was missing or invalid, by dataset.",
     ["dataset"],
+)
+RUNS = Counter(
+    "meraki_sync_runs_total",
+    "Dataset runs finished, by dataset and outcome (ok, skipped, failed).",
+    ["dataset", "outcome"],
+)
+LAST_SUCCESS = Gauge(
+    "meraki_sync_last_success_timestamp_seconds",
+    "Unix time of the last successful run, by organization and dataset.",
+    ["org", "dataset"],
+)
+RUN_SECONDS = Gauge(
+    "meraki_sync_run_duration_seconds",
+    "Duration of the last run, by organization and dataset.",
+    ["org", "dataset"],
+)
+BACKFILL_PENDING = Gauge(
+    "meraki_sync_backfill_windows_pending",
+    "Loss/latency windows within the backfill horizon not stored yet, by organization.",
+    ["org"],
+)
+DATABASE_ERRORS = Counter(
+    "meraki_sync_database_errors_total",
+    "Database operations that failed because PostgreSQL was unreachable or refused them.",
+)
+DATABASE_UP = Gauge(
+    "meraki_sync_database_up",
+    "1 while the last database operation succeeded, else 0.",
+)
+API_KEY_ACCEPTED = Gauge(
+    "meraki_sync_api_key_accepted",
+    "1 while Meraki accepts the API key, 0 after a 401 until a recheck succeeds.",
+)
+ORGANIZATIONS = Gauge(
+    "meraki_sync_organizations",
+    "Organizations visible to the key, by state (synced, api_disabled).",
+    ["state"],
+)
+READY = Gauge(
+    "meraki_sync_ready",
+    "1 when the database is reachable, the key accepted and the data fresh (as /readyz).",
+)
+BUILD_INFO = Info(
+    "meraki_sync_build",
+    "Version of meraki-sync and of the Python running it.",
 )
