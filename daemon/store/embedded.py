@@ -48,7 +48,6 @@ def embedded_postgres(state_dir: Path) -> Iterator[str]:
         server.cleanup()
 
 
-
 @contextmanager
 def _quiet_platformdirs() -> Iterator[None]:
     """pgserver asks platformdirs for a runtime dir it never uses; where XDG_RUNTIME_DIR is
