@@ -25,12 +25,15 @@ from daemon.errors import (
     ApiKeyRejected,
     ConfigError,
     MerakiSyncError,
+    SchemaOutdated,
 )
 from daemon.logs import configure_logging
 from daemon.map_cli import add_map_arguments, run_map
+from daemon.runtime import log_secrets
+from daemon.service import run_service
 from daemon.simulator import SimulatorOptions, serve_forever
 
-NEEDS_API_KEY = frozenset({"check", "once"})
+NEEDS_API_KEY = frozenset({"check", "once", "run"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also create the read-only role meraki_reader for other tools",
     )
+    verbs.add_parser("run", help="the daemon: keep syncing until SIGTERM (systemd: Type=notify)")
     once = verbs.add_parser("once", help="one full sync pass over every visible organization")
     once.add_argument(
         "--progress",
@@ -80,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         api_key = resolve_api_key(settings, environ) if args.verb in NEEDS_API_KEY else None
         # The demo prints its own story; its logs would only bury it, so it shows warnings only.
         level = "warning" if args.verb == "demo" else settings.log.level
-        configure_logging(level, settings.log.format, secrets=_secrets(settings, api_key))
+        configure_logging(level, settings.log.format, secrets=log_secrets(settings, api_key))
         return asyncio.run(_dispatch(args, settings, api_key))
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
@@ -88,6 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ApiKeyRejected as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_NOPERM
+    except SchemaOutdated as exc:
+        # Restarting cannot fix it: exit as a configuration error so systemd stops trying.
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except (ApiError, MerakiSyncError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -147,6 +155,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, api_key: str |
             return await commands.check(settings, api_key)
         case "migrate":
             return await commands.migrate(settings, create_roles=args.create_roles)
+        case "run":
+            assert api_key is not None
+            return await run_service(settings, api_key)
         case "once":
             assert api_key is not None
             return await commands.once(settings, api_key, progress=args.progress)
@@ -157,11 +168,3 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, api_key: str |
         case "map":
             return await run_map(args, settings)
     raise AssertionError(f"unhandled verb {args.verb}")
-
-
-def _secrets(settings: Settings, api_key: str | None) -> list[str]:
-    """Strings the log redactor masks: the API key and the DSN (it may hold a password)."""
-    found = [api_key] if api_key else []
-    if settings.database.dsn is not None:
-        found.append(settings.database.dsn.get_secret_value())
-    return found

@@ -80,6 +80,7 @@ class MerakiSettings(BaseModel):
     timeout_s: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=5, ge=1, le=20)
     retry_total_s: float = Field(default=120.0, gt=0)
+    key_recheck_s: float = Field(default=300.0, gt=0)
     # NoDecode: the environment may give "1,2" as well as a JSON list; the validator decides.
     organizations: Annotated[tuple[str, ...], NoDecode] = ()
 
@@ -190,6 +191,8 @@ class SyncSettings(BaseModel):
     # Meraki keeps loss/latency for 60 days, so no backfill can reach further back.
     backfill_horizon_s: float = Field(default=86400.0, ge=300, le=60 * 86400)
     retention_days: int = Field(default=90, ge=1)
+    shutdown_grace_s: float = Field(default=10.0, gt=0)
+    customer_map_file: Path | None = None
 
 
 def _split_listen(value: str) -> tuple[str, int]:

@@ -23,8 +23,6 @@ from daemon.mapping import (
     InvalidMappingFile,
     MappingError,
     Problem,
-    network_problems,
-    parse_mapping_csv,
     render_mapping_csv,
     typed_mapping,
 )
@@ -34,8 +32,7 @@ from daemon.store.mapping import (
     ImportResult,
     MappedNetwork,
     all_mappings,
-    import_mappings,
-    known_networks,
+    import_mapping_csv,
     mapped_networks,
     set_mapping,
     unmapped_networks,
@@ -172,15 +169,10 @@ async def _unset(store: Store, organization_id: str, network_id: str) -> int:
 
 
 async def _import(store: Store, source: str, data: bytes, *, replace: bool) -> int:
-    parsed = parse_mapping_csv(data)
-    known = await known_networks(store, {m.network_id for m in parsed.mappings})
-    problems = [
-        *parsed.problems,
-        *network_problems(parsed.mappings, {nid: n.organization_id for nid, n in known.items()}),
-    ]
-    if problems:
-        return _problems(source, problems)
-    print(_summary(await import_mappings(store, parsed.mappings, replace=replace)))
+    outcome = await import_mapping_csv(store, data, replace=replace)
+    if isinstance(outcome, list):
+        return _problems(source, outcome)
+    print(_summary(outcome))
     return EXIT_OK
 
 

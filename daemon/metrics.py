@@ -9,7 +9,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram, Info, disable_created_metrics
 
 # `_created` series double every counter for no use to an operator.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
 
 REQUESTS = Counter(
     "meraki_sync_api_requests_total",

@@ -110,6 +110,15 @@ class MerakiClient:
             await self._session.close()
             self._session = None
 
+    def forget_org(self, org_id: str) -> None:
+        """Drop the pacing state of an org no longer synced."""
+        self._limiter.forget(org_id)
+
+    def set_api_key(self, api_key: str) -> None:
+        """Use a new key (a rotation) and try again even if the old one was rejected."""
+        self._headers["Authorization"] = f"Bearer {api_key}"
+        self.key_rejected = False
+
     def url(self, path: str, params: Mapping[str, QueryValue] | None = None) -> URL:
         """The absolute URL of an API path such as `/organizations/123/devices`."""
         url = self._base.with_path(self._base.path.rstrip("/") + path)

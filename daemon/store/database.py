@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 
+from daemon import metrics
 from daemon.errors import DatabaseUnavailable, SchemaOutdated, StoreError
 from daemon.store.queries import query
 
@@ -160,6 +161,15 @@ class Store:
         async with self.transaction() as conn:
             await self._record_run(conn, run)
 
+    async def ping(self) -> bool:
+        """True when PostgreSQL answers a trivial query."""
+        try:
+            async with self.connection() as conn:
+                await conn.fetchval(query("ping").sql)
+        except (DatabaseUnavailable, StoreError):
+            return False
+        return True
+
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         """Read-only helper for CLI summaries: rows as plain dicts."""
         async with self.connection() as conn:
@@ -177,8 +187,10 @@ class Store:
             async with self._pool.acquire() as conn:
                 yield conn
         except _UNAVAILABLE as exc:
+            metrics.DATABASE_ERRORS.inc()
             raise DatabaseUnavailable(f"lost PostgreSQL: {_describe(exc)}") from None
         except asyncpg.PostgresError as exc:
+            metrics.DATABASE_ERRORS.inc()
             raise StoreError(f"PostgreSQL error: {exc}") from None
 
     @asynccontextmanager

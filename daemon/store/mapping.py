@@ -16,8 +16,10 @@ from daemon.mapping import (
     CustomerMapping,
     InvalidMappingFile,
     MappingError,
+    Problem,
     classify,
     network_problems,
+    parse_mapping_csv,
     wrong_org_message,
 )
 from daemon.store.database import Store
@@ -216,3 +218,19 @@ def _columns(mappings: Sequence[CustomerMapping]) -> dict[str, list[Any]]:
         "customer_ids": [m.customer_id for m in mappings],
         "customer_names": [m.customer_name for m in mappings],
     }
+
+
+async def import_mapping_csv(
+    store: Store, data: bytes, *, replace: bool
+) -> ImportResult | list[Problem]:
+    """Validate a whole CSV (shape, then networks against the database) and import it, or
+    return every problem and change nothing."""
+    parsed = parse_mapping_csv(data)
+    known = await known_networks(store, {m.network_id for m in parsed.mappings})
+    problems = [
+        *parsed.problems,
+        *network_problems(parsed.mappings, {nid: n.organization_id for nid, n in known.items()}),
+    ]
+    if problems:
+        return problems
+    return await import_mappings(store, parsed.mappings, replace=replace)

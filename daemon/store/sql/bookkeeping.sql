@@ -13,3 +13,6 @@ SELECT to_regclass('meraki.schema_version') IS NOT NULL;
 
 -- name: schema_version
 SELECT max(version) FROM meraki.schema_version;
+
+-- name: ping
+SELECT 1;

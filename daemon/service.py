@@ -1,0 +1,372 @@
+"""`meraki-sync run`: the long-running daemon.
+
+Start-up: metrics endpoint first (so a stuck start is visible), then PostgreSQL (retried with
+backoff until it answers), the schema check, the API key check, READY to systemd. Then the
+scheduler runs every (org, dataset) job until SIGTERM or SIGINT; runs in flight get
+`shutdown_grace_s` to finish, and anything still running is cancelled, rolling its transaction
+back whole.
+
+While running: a database that goes away keeps the process alive and not ready, and runs fail
+until it is back (loss/latency windows are backfilled then). A 401 marks the key rejected,
+stops every job, and rechecks every `key_recheck_s`; SIGHUP re-reads the key (file, systemd
+credential or environment) and the customer mapping file, and rechecks at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+
+import structlog
+
+from daemon import __version__, metrics
+from daemon.config import Settings, resolve_api_key
+from daemon.errors import EXIT_OK, ApiError, ApiKeyRejected, ConfigError, DatabaseUnavailable
+from daemon.health import Readiness, serving
+from daemon.logs import configure_logging
+from daemon.meraki.client import CallStats, MerakiClient
+from daemon.notify import Notifier
+from daemon.runtime import log_secrets, open_client, open_store
+from daemon.store import Store
+from daemon.store.mapping import import_mapping_csv
+from daemon.sync.datasets import DEVICE_STATUSES, ORGANIZATIONS
+from daemon.sync.ownership import OwnAll
+from daemon.sync.run import SyncContext, SyncOptions
+from daemon.sync.scheduler import Scheduler
+
+log = structlog.get_logger("daemon.service")
+
+DATABASE_CHECK_S = 10.0
+DATABASE_RETRY_MAX_S = 60.0
+STATUS_EVERY_S = 30.0
+# Data counts as stale once the statuses job missed this many of its intervals.
+STALE_AFTER_INTERVALS = 3
+STALE_SLACK_S = 120.0
+
+
+@dataclass
+class ServiceState:
+    """What readiness is made of."""
+
+    database_up: bool = False
+    key_accepted: asyncio.Event = field(default_factory=asyncio.Event)
+    key_rejected: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def reject_key(self) -> None:
+        """A 401: stop the jobs until a recheck passes."""
+        self.key_accepted.clear()
+        self.key_rejected.set()
+        metrics.API_KEY_ACCEPTED.set(0)
+
+    def accept_key(self) -> None:
+        """The key works (again)."""
+        self.key_rejected.clear()
+        self.key_accepted.set()
+        metrics.API_KEY_ACCEPTED.set(1)
+    scheduler: Scheduler | None = None
+    statuses_interval_s: float = 60.0
+
+    def readiness(self) -> Readiness:
+        """/readyz: database reachable, key accepted, every org's statuses fresh."""
+        reasons: list[str] = []
+        if not self.database_up:
+            reasons.append("database unreachable")
+        if not self.key_accepted.is_set():
+            reasons.append("API key rejected")
+        reasons.extend(self._staleness())
+        metrics.READY.set(0 if reasons else 1)
+        return Readiness(reasons)
+
+    def _staleness(self) -> list[str]:
+        if self.scheduler is None or not self.scheduler.listed_once.is_set():
+            return ["first organization listing pending"]
+        now = time.monotonic()
+        stale = []
+        for org_id in self.scheduler.orgs:
+            interval = self.scheduler.pace.interval_s(org_id, DEVICE_STATUSES.name)
+            limit = max(STALE_AFTER_INTERVALS * interval, interval + STALE_SLACK_S)
+            last = self.scheduler.last_success.get((org_id, DEVICE_STATUSES.name))
+            if last is None or now - last > limit:
+                stale.append(org_id)
+        if stale:
+            return [f"device statuses not fresh for {len(stale)} organization(s)"]
+        return []
+
+
+async def run_service(settings: Settings, api_key: str, stop: asyncio.Event | None = None) -> int:
+    """Run until stopped; return the exit code."""
+    stop = stop or asyncio.Event()
+    reload = asyncio.Event()
+    notifier = Notifier()
+    state = ServiceState(statuses_interval_s=settings.sync.device_statuses_interval_s)
+    metrics.BUILD_INFO.info({"version": __version__, "python": platform.python_version()})
+    metrics.API_KEY_ACCEPTED.set(1)
+    loop = asyncio.get_running_loop()
+    handlers = {signal.SIGTERM: stop.set, signal.SIGINT: stop.set, signal.SIGHUP: reload.set}
+    for signum, handler in handlers.items():
+        loop.add_signal_handler(signum, handler)
+    try:
+        async with AsyncExitStack() as stack:
+            url = await stack.enter_async_context(
+                serving(settings.metrics.listen_host, settings.metrics.listen_port, state.readiness)
+            )
+            log.info("metrics_listening", url=url)
+            store = await _open_store(stack, settings, stop, notifier)
+            if store is None:
+                return EXIT_OK
+            state.database_up = True
+            metrics.DATABASE_UP.set(1)
+            await store.require_schema()
+            client = await stack.enter_async_context(open_client(settings, api_key))
+            await _initial_key_check(client, state)
+            await _load_customer_map(settings, store)
+            await _serve(settings, store, client, state, notifier, stop, reload)
+    finally:
+        for signum in handlers:
+            loop.remove_signal_handler(signum)
+    log.info("stopped")
+    return EXIT_OK
+
+
+async def _serve(
+    settings: Settings,
+    store: Store,
+    client: MerakiClient,
+    state: ServiceState,
+    notifier: Notifier,
+    stop: asyncio.Event,
+    reload: asyncio.Event,
+) -> None:
+    ctx = SyncContext(
+        client=client,
+        store=store,
+        options=SyncOptions(
+            feature_recheck_s=settings.sync.feature_recheck_s,
+            backfill_horizon_s=settings.sync.backfill_horizon_s,
+            retention_days=settings.sync.retention_days,
+        ),
+    )
+    recheck = asyncio.Event()
+
+    def key_rejected() -> None:
+        if state.key_accepted.is_set():
+            log.error("api_key_rejected", recheck_in_s=settings.meraki.key_recheck_s)
+        state.reject_key()
+
+    scheduler = Scheduler(
+        ctx,
+        settings.sync,
+        ownership=OwnAll(),
+        stop=stop,
+        key_accepted=state.key_accepted,
+        on_key_rejected=key_rejected,
+        org_rate_per_s=settings.meraki.org_rate_per_s,
+        ip_rate_per_s=settings.meraki.ip_rate_per_s,
+        only=settings.meraki.organizations,
+    )
+    state.scheduler = scheduler
+    notifier.ready(_status_line(state))
+    log.info("ready", version=__version__)
+    helpers = [
+        _every(DATABASE_CHECK_S, stop, lambda: _check_database(store, state)),
+        _every(STATUS_EVERY_S, stop, lambda: _status(notifier, state)),
+        _key_rechecks(settings, client, state, stop, recheck),
+        _reloads(settings, store, client, reload, recheck, stop),
+    ]
+    if notifier.watchdog_s:
+        helpers.append(_every(notifier.watchdog_s / 2, stop, _watchdog(notifier)))
+    tasks = [asyncio.create_task(helper) for helper in helpers]
+    try:
+        await scheduler.run(settings.sync.shutdown_grace_s)
+    finally:
+        notifier.stopping()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _open_store(
+    stack: AsyncExitStack, settings: Settings, stop: asyncio.Event, notifier: Notifier
+) -> Store | None:
+    """Connect, retrying with backoff while PostgreSQL is away; None if stopped first."""
+    delay = 1.0
+    while True:
+        try:
+            return await stack.enter_async_context(open_store(settings))
+        except DatabaseUnavailable as exc:
+            metrics.DATABASE_UP.set(0)
+            metrics.DATABASE_ERRORS.inc()
+            log.warning("database_unavailable", error=str(exc), retry_in_s=delay)
+            notifier.status(f"waiting for PostgreSQL: {exc}")
+            if await _stopped_within(stop, delay):
+                return None
+            delay = min(DATABASE_RETRY_MAX_S, delay * 2)
+
+
+async def _initial_key_check(client: MerakiClient, state: ServiceState) -> None:
+    """One cheap call proves the key; a rejected key still starts (not ready, rechecking)."""
+    try:
+        await _probe_key(client)
+    except ApiKeyRejected:
+        log.error("api_key_rejected", detail="starting anyway; not ready until the key works")
+        state.reject_key()
+        return
+    except ApiError as exc:
+        # Meraki unreachable is not the key's fault: the jobs will retry and report.
+        log.warning("api_unreachable_at_start", error=str(exc))
+    state.accept_key()
+
+
+async def _probe_key(client: MerakiClient) -> None:
+    url = client.url(ORGANIZATIONS.endpoint, {"perPage": "3"})
+    await client.get(url, org_id=None, endpoint=ORGANIZATIONS.endpoint, stats=CallStats())
+
+
+async def _key_rechecks(
+    settings: Settings,
+    client: MerakiClient,
+    state: ServiceState,
+    stop: asyncio.Event,
+    recheck: asyncio.Event,
+) -> None:
+    """While the key is rejected, try it every key_recheck_s (or at once after SIGHUP)."""
+    while not stop.is_set():
+        await _first_of(stop, state.key_rejected)
+        while state.key_rejected.is_set() and not stop.is_set():
+            await _first_of(stop, recheck, timeout_s=settings.meraki.key_recheck_s)
+            recheck.clear()
+            if stop.is_set():
+                return
+            client.key_rejected = False
+            try:
+                await _probe_key(client)
+            except ApiKeyRejected:
+                log.warning("api_key_still_rejected", recheck_in_s=settings.meraki.key_recheck_s)
+                continue
+            except ApiError as exc:
+                log.warning("api_key_recheck_failed", error=str(exc))
+                continue
+            log.info("api_key_accepted")
+            state.accept_key()
+
+
+async def _reloads(
+    settings: Settings,
+    store: Store,
+    client: MerakiClient,
+    reload: asyncio.Event,
+    recheck: asyncio.Event,
+    stop: asyncio.Event,
+) -> None:
+    """SIGHUP: re-read the key and the customer mapping file."""
+    while not stop.is_set():
+        await _first_of(stop, reload)
+        if stop.is_set():
+            return
+        reload.clear()
+        log.info("reload_requested")
+        try:
+            api_key = resolve_api_key(settings)
+        except ConfigError as exc:
+            log.error("reload_failed", setting=exc.setting, error=exc.message)
+        else:
+            configure_logging(
+                settings.log.level,
+                settings.log.format,
+                secrets=log_secrets(settings, api_key),
+            )
+            client.set_api_key(api_key)
+            recheck.set()
+            log.info("api_key_reloaded")
+        await _load_customer_map(settings, store)
+
+
+async def _load_customer_map(settings: Settings, store: Store) -> None:
+    path = settings.sync.customer_map_file
+    if path is None:
+        return
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        log.error("customer_map_unreadable", path=str(path), error=exc.strerror)
+        return
+    outcome = await import_mapping_csv(store, data, replace=True)
+    if isinstance(outcome, list):
+        log.error(
+            "customer_map_rejected",
+            path=str(path),
+            problems=[problem.format(str(path)) for problem in outcome[:20]],
+            detail="the mapping in the database is unchanged",
+        )
+        return
+    log.info(
+        "customer_map_loaded",
+        path=str(path),
+        mappings=outcome.total,
+        new=outcome.new,
+        changed=outcome.changed,
+        removed=outcome.removed,
+    )
+
+
+async def _check_database(store: Store, state: ServiceState) -> None:
+    up = await store.ping()
+    if up != state.database_up:
+        (log.info if up else log.error)("database_reachable" if up else "database_unreachable")
+    state.database_up = up
+    metrics.DATABASE_UP.set(1 if up else 0)
+
+
+async def _status(notifier: Notifier, state: ServiceState) -> None:
+    notifier.status(_status_line(state))
+
+
+def _status_line(state: ServiceState) -> str:
+    readiness = state.readiness()
+    orgs = len(state.scheduler.orgs) if state.scheduler else 0
+    verdict = "ready" if readiness.ready else "not ready: " + "; ".join(readiness.reasons)
+    return f"{orgs} organizations; {verdict}"
+
+
+def _watchdog(notifier: Notifier) -> Callable[[], Awaitable[None]]:
+    async def ping() -> None:
+        notifier.watchdog()
+
+    return ping
+
+
+async def _every(
+    interval_s: float, stop: asyncio.Event, action: Callable[[], Awaitable[None]]
+) -> None:
+    while not await _stopped_within(stop, interval_s):
+        try:
+            await action()
+        except Exception:
+            log.exception("helper_failed")
+
+
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def _first_of(
+    stop: asyncio.Event,
+    other: asyncio.Event,
+    timeout_s: float | None = None,
+) -> None:
+    """Wait for stop, the other event, or the timeout, whichever comes first."""
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(other.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

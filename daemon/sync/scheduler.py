@@ -1,0 +1,242 @@
+"""The long-running schedule: one periodic job per (org, dataset), supervised.
+
+Each job is a loop: run, then sleep its (possibly stretched) interval plus jitter, so two runs
+of one job never overlap. A job that raises something unexpected is logged and restarted with
+exponential backoff; it never takes the others down. The org listing job starts the loops of
+orgs that appear and stops those of orgs that vanish. When the stop event is set, loops stop
+starting runs; runs in flight are left to finish (their transactions commit or roll back whole).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+import structlog
+
+from daemon import metrics
+from daemon.config import SyncSettings
+from daemon.errors import ApiKeyRejected
+from daemon.sync.datasets import (
+    DEVICE_STATUSES,
+    DEVICES,
+    NETWORKS,
+    SASE_REGIONS,
+    SASE_SITES,
+    UPLINK_STATUSES,
+    Dataset,
+)
+from daemon.sync.full_pass import OrgRef, list_organizations
+from daemon.sync.ownership import OrgOwnership
+from daemon.sync.pace import SAMPLES_JOB, Pace
+from daemon.sync.run import RunResult, SyncContext, feature_gate, run_dataset
+from daemon.sync.samples import maintain_partitions, sync_uplink_samples
+
+log = structlog.get_logger("daemon.sync")
+
+CRASH_BACKOFF_MAX_S = 300.0
+MAINTENANCE_INTERVAL_S = 3600.0
+FIRST_RUN_SPREAD_S = 1.0
+# Backfill windows per samples run: bounds a run's length (and so shutdown and freshness)
+# while a day of history still catches up within minutes.
+BACKFILL_WINDOWS_PER_RUN = 60
+
+JobRun = Callable[[SyncContext, str], Awaitable[RunResult]]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One periodic job of every org."""
+
+    name: str
+    interval_s: float
+    run: JobRun
+
+
+def _listing(dataset: Dataset) -> JobRun:
+    async def run(ctx: SyncContext, org_id: str) -> RunResult:
+        return await feature_gate(ctx, dataset, org_id) or await run_dataset(ctx, dataset, org_id)
+
+    return run
+
+
+async def _samples(ctx: SyncContext, org_id: str) -> RunResult:
+    return await sync_uplink_samples(ctx, org_id, max_windows=BACKFILL_WINDOWS_PER_RUN)
+
+
+def org_jobs(sync: SyncSettings) -> list[JobSpec]:
+    """Every org's jobs with their configured intervals."""
+    listings = [
+        (NETWORKS, sync.networks_interval_s),
+        (DEVICES, sync.devices_interval_s),
+        (DEVICE_STATUSES, sync.device_statuses_interval_s),
+        (UPLINK_STATUSES, sync.uplink_statuses_interval_s),
+        (SASE_SITES, sync.sase_interval_s),
+        (SASE_REGIONS, sync.sase_interval_s),
+    ]
+    return [JobSpec(d.name, interval, _listing(d)) for d, interval in listings] + [
+        JobSpec(SAMPLES_JOB, sync.uplink_samples_interval_s, _samples)
+    ]
+
+
+class Scheduler:
+    """Owns the job loops. `run()` returns once the stop event is set and loops have ended."""
+
+    def __init__(
+        self,
+        ctx: SyncContext,
+        sync: SyncSettings,
+        *,
+        ownership: OrgOwnership,
+        stop: asyncio.Event,
+        key_accepted: asyncio.Event,
+        on_key_rejected: Callable[[], None],
+        org_rate_per_s: float,
+        ip_rate_per_s: float,
+        only: Sequence[str] = (),
+    ) -> None:
+        self._ctx = ctx
+        self._sync = sync
+        self._ownership = ownership
+        self._stop = stop
+        self._key_accepted = key_accepted
+        self._on_key_rejected = on_key_rejected
+        self._only = only
+        self.jobs = org_jobs(sync)
+        self.pace = Pace(
+            {job.name: job.interval_s for job in self.jobs},
+            org_rate_per_s=org_rate_per_s,
+            ip_rate_per_s=ip_rate_per_s,
+        )
+        self._org_tasks: dict[str, asyncio.Task[None]] = {}
+        self.orgs: dict[str, OrgRef] = {}
+        self.last_success: dict[tuple[str, str], float] = {}
+        self.listed_once = asyncio.Event()
+
+    async def run(self, grace_s: float) -> None:
+        """Run every loop until stop; give runs in flight `grace_s` to finish, then cancel."""
+        background = [
+            asyncio.create_task(
+                self._supervised(
+                    "organizations",
+                    self._list_orgs_once,
+                    lambda: self._sync.organizations_interval_s,
+                )
+            ),
+            asyncio.create_task(
+                self._supervised("maintenance", self._maintain_once, lambda: MAINTENANCE_INTERVAL_S)
+            ),
+        ]
+        await self._stop.wait()
+        tasks = [*background, *self._org_tasks.values()]
+        _, pending = await asyncio.wait(tasks, timeout=grace_s)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("shutdown_cancelled_runs", runs=len(pending))
+            await asyncio.wait(pending)
+        await self._ownership.release(list(self._org_tasks))
+
+    async def _list_orgs_once(self) -> None:
+        result, visible = await list_organizations(self._ctx, self._only)
+        self._record(None, "organizations", result)
+        if result.outcome != "ok" and not visible:
+            return
+        metrics.ORGANIZATIONS.labels("synced").set(sum(o.api_enabled for o in visible))
+        metrics.ORGANIZATIONS.labels("api_disabled").set(sum(not o.api_enabled for o in visible))
+        owned = {org.id: org for org in await self._ownership.claim(visible)}
+        for org_id in [o for o in self._org_tasks if o not in owned]:
+            log.info("organization_stopped", org=org_id, reason="no longer visible or owned")
+            self._org_tasks.pop(org_id).cancel()
+            self.orgs.pop(org_id, None)
+            self._ctx.client.forget_org(org_id)
+        for org_id, org in owned.items():
+            self.orgs[org_id] = org
+            if org_id not in self._org_tasks:
+                log.info("organization_started", org=org_id, name=org.name)
+                self._org_tasks[org_id] = asyncio.create_task(self._run_org(org))
+        self.pace.set_orgs(set(owned))
+        if not self.listed_once.is_set():
+            log.info("budget_estimate", **self.pace.describe())
+            self.listed_once.set()
+
+    async def _maintain_once(self) -> None:
+        await maintain_partitions(self._ctx)
+
+    async def _run_org(self, org: OrgRef) -> None:
+        async with asyncio.TaskGroup() as group:
+            for job in self.jobs:
+                group.create_task(
+                    self._supervised(
+                        f"{job.name}:{org.id}",
+                        partial(self._run_job, org.id, job),
+                        partial(self.pace.interval_s, org.id, job.name),
+                    )
+                )
+
+    async def _run_job(self, org_id: str, job: JobSpec) -> None:
+        result = await job.run(self._ctx, org_id)
+        self.pace.observe(org_id, job.name, result.requests)
+        self._record(org_id, job.name, result)
+
+    def _record(self, org_id: str | None, job: str, result: RunResult) -> None:
+        org = org_id or ""
+        metrics.RUNS.labels(job, result.outcome).inc()
+        metrics.RUN_SECONDS.labels(org, job).set(result.seconds)
+        if result.outcome == "ok":
+            metrics.LAST_SUCCESS.labels(org, job).set(time.time())
+            self.last_success[(org, job)] = time.monotonic()
+
+    async def _supervised(
+        self, name: str, once: Callable[[], Awaitable[None]], interval_s: Callable[[], float]
+    ) -> None:
+        """Run `once` every interval (+ jitter) until stop; survive anything but cancellation."""
+        failures = 0
+        # First runs start almost at once (fresh data soon after start), spread a little.
+        delay = random.uniform(0, min(self._sync.jitter_s, FIRST_RUN_SPREAD_S))
+        while not await self._stopped_within(delay):
+            if not self._key_accepted.is_set():
+                await self._wait_for_key()
+                if self._stop.is_set():
+                    return
+            started = time.monotonic()
+            try:
+                await once()
+                failures = 0
+            except ApiKeyRejected:
+                self._on_key_rejected()
+                delay = 0.0
+                continue
+            except Exception:
+                failures += 1
+                backoff = min(CRASH_BACKOFF_MAX_S, 2.0**failures)
+                log.exception("job_crashed", job=name, restart_in_s=backoff)
+                delay = backoff
+                continue
+            elapsed = time.monotonic() - started
+            delay = max(0.0, interval_s() - elapsed) + random.uniform(0, self._sync.jitter_s)
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; True as soon as the stop event is set."""
+        if self._stop.is_set():
+            return True
+        try:
+            await asyncio.wait_for(self._stop.wait(), timeout=max(seconds, 0.0))
+        except TimeoutError:
+            return False
+        return True
+
+    async def _wait_for_key(self) -> None:
+        waiters = [
+            asyncio.create_task(self._key_accepted.wait()),
+            asyncio.create_task(self._stop.wait()),
+        ]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
