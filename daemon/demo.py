@@ -1,25 +1,40 @@
-"""`meraki-sync demo`: the built-in simulator plus an embedded PostgreSQL, synced once.
+"""`meraki-sync demo`: the built-in simulator, an embedded PostgreSQL, and the real daemon.
 
-Everything stays on this machine: the simulator listens on 127.0.0.1, PostgreSQL on a Unix
-socket under the demo state dir (`<sync.state_dir>/demo` unless --state-dir is given).
+A first full pass with progress and a line per organization, two example queries, then the
+daemon loop itself (`meraki-sync run`'s code) with metrics on loopback and a live summary every
+10 s until Ctrl-C. Everything stays on this machine: the simulator listens on 127.0.0.1,
+PostgreSQL on a Unix socket under the demo state dir (`<sync.state_dir>/demo` unless
+--state-dir is given).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
+import socket
+import time
 from pathlib import Path
 
 from daemon.commands import run_pass
 from daemon.config import Settings
 from daemon.errors import EXIT_FAILURE, EXIT_OK
 from daemon.runtime import open_store
-from daemon.simulator import SimulatorOptions, running_simulator
+from daemon.service import run_service
+from daemon.simulator import RunningSimulator, SimulatorOptions, running_simulator
+from daemon.store import Store
 from daemon.store.embedded import DATABASE
 from daemon.sync.full_pass import PassResult
 
 DEMO_BACKFILL_S = 3600.0
+DEMO_FAST_INTERVAL_S = 15.0
+LIVE_EVERY_S = 10.0
+LIVE_SQL = (
+    "SELECT (SELECT count(*) FROM meraki.devices WHERE removed_at IS NULL) AS devices,"
+    " (SELECT count(*) FROM meraki.devices WHERE removed_at IS NULL AND status = 'online')"
+    " AS online,"
+    " (SELECT count(*) FROM meraki.failover_events WHERE ongoing) AS failed_over,"
+    " (SELECT count(*) FROM meraki.uplink_samples) AS samples"
+)
 EXAMPLE_QUERIES = (
     (
         "Devices by model",
@@ -54,7 +69,13 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         "--state-dir", type=Path, default=None, help="where the demo's PostgreSQL lives"
     )
     parser.add_argument(
-        "--once", action="store_true", help="exit after the pass instead of waiting for Ctrl-C"
+        "--once", action="store_true", help="exit after the first pass instead of running on"
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="run the daemon loop this long after the first pass (default: until Ctrl-C)",
     )
 
 
@@ -81,8 +102,7 @@ async def demo(args: argparse.Namespace, settings: Settings) -> int:
                     print("   ", "  ".join(f"{key}={value}" for key, value in row.items()))
             _print_connect_hint(state_dir)
             if not args.once:
-                print("\nThe database stays up until you press Ctrl-C.")
-                await _wait_for_stop()
+                await _run_daemon(demo_settings, store, sim, options.api_key, args.seconds)
     return _exit_code(result)
 
 
@@ -92,9 +112,16 @@ def _demo_settings(settings: Settings, base_url: str, state_dir: Path) -> Settin
         update={"base_url": base_url, "allow_unsafe_base_url": True, "organizations": ()}
     )
     database = settings.database.model_copy(update={"dsn": None})
-    # An hour of loss/latency history is plenty to look at and keeps the first pass short.
+    # An hour of loss/latency history is plenty to look at and keeps the first pass short;
+    # shorter intervals than production make the live summary move while you watch.
     sync = settings.sync.model_copy(
-        update={"state_dir": state_dir, "backfill_horizon_s": DEMO_BACKFILL_S}
+        update={
+            "state_dir": state_dir,
+            "backfill_horizon_s": DEMO_BACKFILL_S,
+            "device_statuses_interval_s": DEMO_FAST_INTERVAL_S,
+            "uplink_statuses_interval_s": DEMO_FAST_INTERVAL_S,
+            "uplink_samples_interval_s": DEMO_FAST_INTERVAL_S,
+        }
     )
     return settings.model_copy(update={"meraki": meraki, "database": database, "sync": sync})
 
@@ -110,16 +137,53 @@ def _print_connect_hint(state_dir: Path) -> None:
     )
 
 
-async def _wait_for_stop() -> None:
+async def _run_daemon(
+    settings: Settings,
+    store: Store,
+    sim: RunningSimulator,
+    api_key: str,
+    seconds: float | None,
+) -> None:
+    """The real daemon loop, with a live summary line, until Ctrl-C (or `seconds`)."""
+    port = _free_loopback_port()
+    metrics = settings.metrics.model_copy(update={"listen": f"127.0.0.1:{port}"})
+    settings = settings.model_copy(update={"metrics": metrics})
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+    service = asyncio.create_task(run_service(settings, api_key, stop))
+    until = f"for {seconds:.0f} s" if seconds is not None else "until you press Ctrl-C"
+    print(
+        f"\nThe daemon now keeps the database in step {until}.\n"
+        f"Prometheus metrics: http://127.0.0.1:{port}/metrics  readiness: /readyz"
+    )
+    started = time.monotonic()
+    while not service.done():
+        left = None if seconds is None else seconds - (time.monotonic() - started)
+        if left is not None and left <= 0:
+            stop.set()
+            break
+        await asyncio.wait({service}, timeout=min(LIVE_EVERY_S, left or LIVE_EVERY_S))
+        if not service.done():
+            print(await _live_line(store, sim), flush=True)
+    await service
+    print("Stopped cleanly.")
+
+
+async def _live_line(store: Store, sim: RunningSimulator) -> str:
+    row = (await store.fetch(LIVE_SQL))[0]
+    stats = sim.simulator.stats()
+    return (
+        f"[{time.strftime('%H:%M:%S')}] devices online {row['online']}/{row['devices']}"
+        f" · uplinks on backup now {row['failed_over']}"
+        f" · loss/latency samples {row['samples']}"
+        f" · API requests {stats['requests']}, 429s {stats['rate_limited']}"
+    )
+
+
+def _free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def _exit_code(result: PassResult) -> int:

@@ -133,3 +133,13 @@ def test_demo_runs_on_embedded_defaults(tmp_path: Path) -> None:
     assert "API access disabled for this organization" in result.stdout
     assert "Devices by model:" in result.stdout
     assert "psql" in result.stdout
+
+
+def test_demo_runs_the_daemon_loop_and_stops_cleanly(tmp_path: Path) -> None:
+    """After the first pass the demo runs the real daemon with a live line, then stops."""
+    result = cli("demo", "--seconds", "12", "--state-dir", str(tmp_path / "demo"), timeout_s=180)
+
+    assert result.code == 0, result.stderr
+    assert "Prometheus metrics: http://127.0.0.1:" in result.stdout
+    assert "devices online" in result.stdout
+    assert result.stdout.rstrip().endswith("Stopped cleanly.")
