@@ -84,7 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         api_key = resolve_api_key(settings, environ) if args.verb in NEEDS_API_KEY else None
         # The demo prints its own story; its logs would only bury it, so it shows warnings only.
         level = "warning" if args.verb == "demo" else settings.log.level
-        configure_logging(level, settings.log.format, secrets=log_secrets(settings, api_key))
+        # The daemon logs to stdout (journald); one-shot verbs keep stdout for their results.
+        stream = sys.stdout if args.verb == "run" else sys.stderr
+        configure_logging(
+            level, settings.log.format, stream=stream, secrets=log_secrets(settings, api_key)
+        )
         return asyncio.run(_dispatch(args, settings, api_key))
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)

@@ -68,6 +68,7 @@ class ServiceState:
         self.key_rejected.clear()
         self.key_accepted.set()
         metrics.API_KEY_ACCEPTED.set(1)
+
     scheduler: Scheduler | None = None
     statuses_interval_s: float = 60.0
 

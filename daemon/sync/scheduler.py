@@ -38,6 +38,7 @@ from daemon.sync.samples import maintain_partitions, sync_uplink_samples
 
 log = structlog.get_logger("daemon.sync")
 
+CRASH_BACKOFF_BASE_S = 2.0
 CRASH_BACKOFF_MAX_S = 300.0
 MAINTENANCE_INTERVAL_S = 3600.0
 FIRST_RUN_SPREAD_S = 1.0
@@ -213,7 +214,7 @@ class Scheduler:
                 continue
             except Exception:
                 failures += 1
-                backoff = min(CRASH_BACKOFF_MAX_S, 2.0**failures)
+                backoff = min(CRASH_BACKOFF_MAX_S, CRASH_BACKOFF_BASE_S**failures)
                 log.exception("job_crashed", job=name, restart_in_s=backoff)
                 delay = backoff
                 continue

@@ -1,0 +1,159 @@
+"""The daemon's schedule against the simulator and a real PostgreSQL, with short intervals."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+import pytest
+
+from daemon.config import SyncSettings
+from daemon.simulator import RunningSimulator
+from daemon.sync import scheduler as scheduler_module
+from daemon.sync.full_pass import OrgRef
+from daemon.sync.run import RunResult, SyncContext
+from daemon.sync.scheduler import JobSpec, Scheduler
+
+FAST = SyncSettings(
+    organizations_interval_s=0.5,
+    networks_interval_s=0.5,
+    devices_interval_s=0.5,
+    device_statuses_interval_s=0.3,
+    uplink_statuses_interval_s=0.3,
+    uplink_samples_interval_s=0.5,
+    sase_interval_s=0.5,
+    jitter_s=0.05,
+    backfill_horizon_s=900,
+)
+
+
+class Scripted:
+    """Ownership that follows a script: which org ids are ours, changed by the test."""
+
+    def __init__(self, owned: set[str]) -> None:
+        self.owned = owned
+        self.released: list[str] = []
+
+    async def claim(self, visible: Sequence[OrgRef]) -> list[OrgRef]:
+        """The visible orgs the script owns."""
+        return [org for org in visible if org.id in self.owned]
+
+    async def release(self, org_ids: Sequence[str]) -> None:
+        """Remember what was given back."""
+        self.released.extend(org_ids)
+
+
+def make_scheduler(ctx: SyncContext, ownership: Scripted, stop: asyncio.Event) -> Scheduler:
+    """A scheduler with fast intervals and an accepted key."""
+    accepted = asyncio.Event()
+    accepted.set()
+    return Scheduler(
+        ctx,
+        FAST,
+        ownership=ownership,
+        stop=stop,
+        key_accepted=accepted,
+        on_key_rejected=lambda: None,
+        org_rate_per_s=10.0,
+        ip_rate_per_s=100.0,
+    )
+
+
+async def run_for(scheduler: Scheduler, stop: asyncio.Event, seconds: float) -> None:
+    """Let the scheduler run, then stop it and wait for it to finish."""
+    task = asyncio.create_task(scheduler.run(grace_s=5.0))
+    await asyncio.sleep(seconds)
+    stop.set()
+    await asyncio.wait_for(task, timeout=10)
+
+
+@pytest.mark.simulator(orgs=2, networks_per_org=2, devices_per_network=5)
+async def test_jobs_repeat_on_their_intervals_and_never_overlap(
+    ctx: SyncContext, db: asyncpg.Connection, sim: RunningSimulator
+) -> None:
+    """Every (org, dataset) runs again and again, each run after the previous one ended."""
+    ownership = Scripted(set(sim.simulator.truth()["organizations"]))
+    stop = asyncio.Event()
+    await run_for(make_scheduler(ctx, ownership, stop), stop, 3.0)
+
+    runs = await db.fetch(
+        "SELECT organization_id, dataset, started_at, finished_at FROM meraki.sync_runs"
+        " WHERE organization_id IS NOT NULL ORDER BY started_at"
+    )
+    by_job: dict[tuple[str, str], list[tuple[datetime, datetime]]] = {}
+    for r in runs:
+        by_job.setdefault((r["organization_id"], r["dataset"]), []).append(
+            (r["started_at"], r["finished_at"])
+        )
+    statuses = [key for key in by_job if key[1] == "device_statuses"]
+    assert len(statuses) == 2
+    assert all(len(by_job[key]) >= 4 for key in statuses)
+    for spans in by_job.values():
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            assert start >= end, "a run started before the previous one of its job ended"
+    assert sorted(ownership.released) == sorted(ownership.owned)
+
+
+@pytest.mark.simulator(orgs=2, networks_per_org=2, devices_per_network=5)
+async def test_orgs_that_appear_start_and_orgs_that_vanish_stop(
+    ctx: SyncContext, db: asyncpg.Connection, sim: RunningSimulator
+) -> None:
+    """An org joining the owned set gets jobs at the next listing; one leaving gets no more."""
+    first, second = sorted(sim.simulator.truth()["organizations"])
+    ownership = Scripted({first})
+    stop = asyncio.Event()
+    scheduler = make_scheduler(ctx, ownership, stop)
+    task = asyncio.create_task(scheduler.run(grace_s=5.0))
+
+    await asyncio.sleep(1.5)
+    assert set(scheduler.orgs) == {first}
+    ownership.owned = {second}
+    await asyncio.sleep(1.5)
+    dropped_at = await db.fetchval("SELECT now()")
+    assert set(scheduler.orgs) == {second}
+    await asyncio.sleep(1.5)
+    stop.set()
+    await asyncio.wait_for(task, timeout=10)
+
+    assert await db.fetchval(
+        "SELECT count(*) FROM meraki.sync_runs WHERE organization_id = $1", second
+    )
+    late = await db.fetchval(
+        "SELECT count(*) FROM meraki.sync_runs WHERE organization_id = $1 AND started_at > $2",
+        first,
+        dropped_at,
+    )
+    assert late == 0
+
+
+@pytest.mark.simulator(orgs=1, networks_per_org=1, devices_per_network=3)
+async def test_a_crashing_job_is_logged_and_restarted_without_stopping_others(
+    ctx: SyncContext, sim: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job that raises is restarted with backoff; its siblings keep running meanwhile."""
+    monkeypatch.setattr(scheduler_module, "CRASH_BACKOFF_BASE_S", 1.1)
+    calls: list[str] = []
+
+    async def flaky(_ctx: SyncContext, org_id: str) -> RunResult:
+        calls.append("flaky")
+        if len(calls) <= 2:
+            raise RuntimeError("a bug")
+        return RunResult("flaky", org_id, "ok", 0, 0, 0, 0, 0.0)
+
+    ownership = Scripted(set(sim.simulator.truth()["organizations"]))
+    stop = asyncio.Event()
+    scheduler = make_scheduler(ctx, ownership, stop)
+    scheduler.jobs = [*scheduler.jobs, JobSpec("flaky", 0.2, flaky)]
+    scheduler.pace = type(scheduler.pace)(
+        {job.name: job.interval_s for job in scheduler.jobs},
+        org_rate_per_s=10.0,
+        ip_rate_per_s=100.0,
+    )
+    await run_for(scheduler, stop, 4.0)
+
+    assert len(calls) >= 4, "crashed twice, then ran on its interval"
+    org_id = next(iter(ownership.owned))
+    assert (org_id, "device_statuses") in scheduler.last_success
