@@ -40,6 +40,10 @@ class Notifier:
         """A one-line state shown by `systemctl status`."""
         self._send(f"STATUS={status}")
 
+    def extend_timeout(self, seconds: float) -> None:
+        """Still starting (waiting for PostgreSQL): ask systemd for `seconds` more."""
+        self._send(f"EXTEND_TIMEOUT_USEC={int(seconds * 1_000_000)}")
+
     def watchdog(self) -> None:
         """The main loop is alive."""
         self._send("WATCHDOG=1")

@@ -204,6 +204,9 @@ async def _open_store(
             metrics.DATABASE_ERRORS.inc()
             log.warning("database_unavailable", error=str(exc), retry_in_s=delay)
             notifier.status(f"waiting for PostgreSQL: {exc}")
+            # Waiting is the right thing while the database boots or is away: keep systemd's
+            # start timeout from killing us in a loop.
+            notifier.extend_timeout(delay + DATABASE_RETRY_MAX_S)
             if await _stopped_within(stop, delay):
                 return None
             delay = min(DATABASE_RETRY_MAX_S, delay * 2)

@@ -100,7 +100,9 @@ async def sync_uplink_samples(
         end = newest_window_end(started_at)
         span = horizon(ctx)
         stored = await stored_windows(ctx.store, organization_id, since=end - span, until=end)
-        due = due_windows(started_at, span, stored)[:max_windows]
+        all_due = due_windows(started_at, span, stored)
+        due = all_due[:max_windows]
+        metrics.BACKFILL_PENDING.labels(organization_id).set(len(all_due))
         if due:
             await prepare_partitions(
                 ctx.store, first_day=_day(due[-1]), last_day=_day(due[0] + WINDOW)
@@ -118,6 +120,7 @@ async def sync_uplink_samples(
             rows_total += len(rows)
             rejected_total += rejected
             metrics.ROWS_WRITTEN.labels(DATASET).inc(len(rows))
+            metrics.BACKFILL_PENDING.labels(organization_id).dec()
     except ApiKeyRejected:
         raise
     except EndpointUnavailable as exc:

@@ -10,6 +10,7 @@ starting runs; runs in flight are left to finish (their transactions commit or r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -155,6 +156,7 @@ class Scheduler:
             self._org_tasks.pop(org_id).cancel()
             self.orgs.pop(org_id, None)
             self._ctx.client.forget_org(org_id)
+            self._forget_metrics(org_id)
         for org_id, org in owned.items():
             self.orgs[org_id] = org
             if org_id not in self._org_tasks:
@@ -164,6 +166,16 @@ class Scheduler:
         if not self.listed_once.is_set():
             log.info("budget_estimate", **self.pace.describe())
             self.listed_once.set()
+
+    def _forget_metrics(self, org_id: str) -> None:
+        """Drop a stopped org's series, so freshness alerts do not fire for it forever."""
+        for job in self.jobs:
+            for gauge in (metrics.LAST_SUCCESS, metrics.RUN_SECONDS):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(org_id, job.name)
+            self.last_success.pop((org_id, job.name), None)
+        with contextlib.suppress(KeyError):
+            metrics.BACKFILL_PENDING.remove(org_id)
 
     async def _maintain_once(self) -> None:
         await maintain_partitions(self._ctx)
