@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from daemon.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Readiness:
@@ -57,7 +59,12 @@ async def serving(host: str, port: int, readiness: Callable[[], Readiness]) -> A
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigError(
+                "metrics.listen", f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+            ) from None
         bound = runner.addresses[0]
         shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
         yield f"http://{shown}:{bound[1]}"

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 import structlog
 
 REDACTED = "[REDACTED]"
+_active: Redactor | None = None
 _LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -26,7 +27,12 @@ class Redactor:
     """A structlog processor that replaces secret strings wherever they appear."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        self._secrets = tuple(s for s in secrets if s)
+        self._secrets: tuple[str, ...] = ()
+        self.update(secrets)
+
+    def update(self, secrets: Iterable[str]) -> None:
+        """Mask these secrets from now on (old ones included: a rotated key stays secret)."""
+        self._secrets = tuple(dict.fromkeys([*self._secrets, *(s for s in secrets if s)]))
 
     def __call__(
         self, _logger: Any, _method: str, event: MutableMapping[str, Any]
@@ -83,7 +89,8 @@ def configure_logging(
         if console
         else structlog.processors.JSONRenderer()
     )
-    redactor = Redactor(secrets)
+    global _active
+    redactor = _active = Redactor(secrets)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -100,3 +107,9 @@ def configure_logging(
     logging.basicConfig(level=logging.WARNING, stream=out, force=True)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_RedactingFilter(redactor))
+
+
+def add_secrets(secrets: Iterable[str]) -> None:
+    """Mask more secrets in the logging configured last (a key reloaded on SIGHUP)."""
+    if _active is not None:
+        _active.update(secrets)

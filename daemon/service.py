@@ -28,7 +28,7 @@ from daemon import __version__, metrics
 from daemon.config import Settings, resolve_api_key
 from daemon.errors import EXIT_OK, ApiError, ApiKeyRejected, ConfigError, DatabaseUnavailable
 from daemon.health import Readiness, serving
-from daemon.logs import configure_logging
+from daemon.logs import add_secrets
 from daemon.meraki.client import CallStats, MerakiClient
 from daemon.notify import Notifier
 from daemon.runtime import log_secrets, open_client, open_store
@@ -53,7 +53,7 @@ STALE_SLACK_S = 120.0
 class ServiceState:
     """What readiness is made of."""
 
-    database_up: bool = False
+    store: Store | None = None
     key_accepted: asyncio.Event = field(default_factory=asyncio.Event)
     key_rejected: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -75,12 +75,13 @@ class ServiceState:
     def readiness(self) -> Readiness:
         """/readyz: database reachable, key accepted, every org's statuses fresh."""
         reasons: list[str] = []
-        if not self.database_up:
+        if self.store is None or not self.store.reachable:
             reasons.append("database unreachable")
-        if not self.key_accepted.is_set():
+        if self.key_rejected.is_set():
             reasons.append("API key rejected")
+        elif not self.key_accepted.is_set():
+            reasons.append("API key not checked yet")
         reasons.extend(self._staleness())
-        metrics.READY.set(0 if reasons else 1)
         return Readiness(reasons)
 
     def _staleness(self) -> list[str]:
@@ -105,6 +106,8 @@ async def run_service(settings: Settings, api_key: str, stop: asyncio.Event | No
     reload = asyncio.Event()
     notifier = Notifier()
     state = ServiceState(statuses_interval_s=settings.sync.device_statuses_interval_s)
+    # Evaluated at each scrape, so the gauge never lags what /readyz would answer.
+    metrics.READY.set_function(lambda: 1.0 if state.readiness().ready else 0.0)
     metrics.BUILD_INFO.info({"version": __version__, "python": platform.python_version()})
     metrics.API_KEY_ACCEPTED.set(1)
     loop = asyncio.get_running_loop()
@@ -120,8 +123,7 @@ async def run_service(settings: Settings, api_key: str, stop: asyncio.Event | No
             store = await _open_store(stack, settings, stop, notifier)
             if store is None:
                 return EXIT_OK
-            state.database_up = True
-            metrics.DATABASE_UP.set(1)
+            state.store = store
             await store.require_schema()
             client = await stack.enter_async_context(open_client(settings, api_key))
             await _initial_key_check(client, state)
@@ -174,7 +176,7 @@ async def _serve(
     notifier.ready(_status_line(state))
     log.info("ready", version=__version__)
     helpers = [
-        _every(DATABASE_CHECK_S, stop, lambda: _check_database(store, state)),
+        _every(DATABASE_CHECK_S, stop, lambda: _check_database(store)),
         _every(STATUS_EVERY_S, stop, lambda: _status(notifier, state)),
         _key_rechecks(settings, client, state, stop, recheck),
         _reloads(settings, store, client, reload, recheck, stop),
@@ -279,11 +281,7 @@ async def _reloads(
         except ConfigError as exc:
             log.error("reload_failed", setting=exc.setting, error=exc.message)
         else:
-            configure_logging(
-                settings.log.level,
-                settings.log.format,
-                secrets=log_secrets(settings, api_key),
-            )
+            add_secrets(log_secrets(settings, api_key))
             client.set_api_key(api_key)
             recheck.set()
             log.info("api_key_reloaded")
@@ -318,12 +316,9 @@ async def _load_customer_map(settings: Settings, store: Store) -> None:
     )
 
 
-async def _check_database(store: Store, state: ServiceState) -> None:
-    up = await store.ping()
-    if up != state.database_up:
-        (log.info if up else log.error)("database_reachable" if up else "database_unreachable")
-    state.database_up = up
-    metrics.DATABASE_UP.set(1 if up else 0)
+async def _check_database(store: Store) -> None:
+    """A trivial query; the store logs and exports any change of reachability."""
+    await store.ping()
 
 
 async def _status(notifier: Notifier, state: ServiceState) -> None:

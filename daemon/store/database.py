@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
+import structlog
 
 from daemon import metrics
 from daemon.errors import DatabaseUnavailable, SchemaOutdated, StoreError
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     Connection: TypeAlias = asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
 
 SCHEMA_VERSION = 2
+log = structlog.get_logger("daemon.store")
 
 # Errors that mean "the server is not there", as opposed to "the server said no".
 _UNAVAILABLE = (
@@ -80,6 +82,9 @@ class Store:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        # Whether the last attempt to reach PostgreSQL worked; exported as database_up.
+        self.reachable = True
+        metrics.DATABASE_UP.set(1)
 
     @classmethod
     async def open(
@@ -185,13 +190,24 @@ class Store:
         """A pooled connection, with asyncpg errors mapped to ours. For daemon.store only."""
         try:
             async with self._pool.acquire() as conn:
+                self._set_reachable(True)
                 yield conn
         except _UNAVAILABLE as exc:
+            self._set_reachable(False, _describe(exc))
             metrics.DATABASE_ERRORS.inc()
             raise DatabaseUnavailable(f"lost PostgreSQL: {_describe(exc)}") from None
         except asyncpg.PostgresError as exc:
             metrics.DATABASE_ERRORS.inc()
             raise StoreError(f"PostgreSQL error: {exc}") from None
+
+    def _set_reachable(self, reachable: bool, error: str | None = None) -> None:
+        if reachable != self.reachable:
+            self.reachable = reachable
+            metrics.DATABASE_UP.set(1 if reachable else 0)
+            if reachable:
+                log.info("database_reachable")
+            else:
+                log.error("database_unreachable", error=error)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from daemon.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_NOPERM
+from daemon.errors import EXIT_CONFIG, EXIT_NOPERM
 from daemon.store.database import SCHEMA_VERSION
 from tests.acceptance.conftest import SIM_KEY, SimulatorProcess, cli, write_config
 
@@ -51,12 +51,12 @@ async def test_check_migrate_once_against_a_simulator_process(
 def test_once_before_migrate_says_what_to_do(
     simulator_process: SimulatorProcess, database_dsn: str, tmp_path: Path
 ) -> None:
-    """An unmigrated database is a clear error naming the fix, not a stack trace."""
+    """An unmigrated database is a setup error naming the fix (78), not a stack trace."""
     config = str(write_config(tmp_path / "sim.toml", simulator_process.base_url, database_dsn))
 
     result = cli("--config", config, "once")
 
-    assert result.code == EXIT_FAILURE
+    assert result.code == EXIT_CONFIG
     assert "run `meraki-sync migrate`" in result.stderr
     assert "Traceback" not in result.stderr
 
