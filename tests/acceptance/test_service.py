@@ -6,11 +6,13 @@ signals, exit codes, its JSON log lines and what lands in the database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,6 +26,7 @@ from daemon import __version__
 from daemon.errors import EXIT_CONFIG, EXIT_OK
 from daemon.simulator import SimulatorOptions, World
 from daemon.simulator.series import expected_samples
+from daemon.store.embedded import embedded_postgres
 from daemon.sync.samples import WINDOW, newest_window_end
 from tests.acceptance.conftest import SIM_KEY, SimulatorProcess, cli
 from tests.acceptance.service_helpers import (
@@ -807,3 +810,83 @@ async def test_an_unmigrated_database_exits_78_naming_the_fix(
     assert "Traceback" not in result.stdout + result.stderr
     assert SIM_KEY not in result.stdout + result.stderr
     assert await sim_requests(sim) == 0, "the key was tried before the schema was checked"
+
+
+class DedicatedPostgres:
+    """A PostgreSQL server of this test alone (the embedded one), which it may stop and start."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self._state_dir = state_dir
+        self._running = contextlib.ExitStack()
+        self.dsn = ""
+
+    def start(self) -> None:
+        """Start (or restart) the server; the DSN stays the same across restarts."""
+        self.dsn = self._running.enter_context(embedded_postgres(self._state_dir))
+
+    def stop(self) -> None:
+        """Stop the server: every connection drops, new ones are refused."""
+        self._running.close()
+
+
+@pytest.fixture
+def dedicated_pg() -> Iterator[DedicatedPostgres]:
+    """A server outside pytest's basetemp (other sessions prune that), removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="meraki-sync-pgstop-") as state_dir:
+        server = DedicatedPostgres(Path(state_dir))
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+async def test_postgres_server_stopped_and_started_mid_run_loses_no_sample(
+    sim: SimulatorProcess, dedicated_pg: DedicatedPostgres, tmp_path: Path
+) -> None:
+    """The PostgreSQL server itself stops mid-run and starts again: alive, then no sample lost."""
+    await asyncio.to_thread(migrate, tmp_path, dedicated_pg.dsn)
+    config = service_config(tmp_path, sim.base_url, dedicated_pg.dsn)
+    orgs = await world_devices(sim)
+    async with running_daemon(config) as daemon:
+        await daemon.wait_ready()
+        await eventually(
+            lambda: _all_orgs(dedicated_pg.dsn, set(orgs), "uplink_samples"),
+            timeout_s=30,
+            what="a first samples run of every org",
+            daemon=daemon,
+        )
+        # Stand in for windows coming due during the outage (see the proxy variant above).
+        assert await _forget_windows(dedicated_pg.dsn, positions=(0, 2)) == 2 * len(orgs)
+        await asyncio.to_thread(dedicated_pg.stop)
+
+        async def database_not_ready() -> list[str] | None:
+            status, reasons = await daemon.readyz()
+            return reasons if status == 503 and "database unreachable" in reasons else None
+
+        await eventually(
+            database_not_ready, timeout_s=15, what="/readyz 503 for the database", daemon=daemon
+        )
+        await asyncio.sleep(3)
+        assert daemon.process.poll() is None, "the daemon died with its database\n" + daemon.tail()
+
+        restarted_at = datetime.now(UTC)
+        await asyncio.to_thread(dedicated_pg.start)
+        await daemon.wait_ready(timeout_s=30)
+        await eventually(
+            lambda: _all_orgs(dedicated_pg.dsn, set(orgs), "uplink_samples", since=restarted_at),
+            timeout_s=30,
+            what="a samples run of every org after the restart",
+            daemon=daemon,
+        )
+        assert await daemon.stop() == EXIT_OK
+
+    last_runs = await ok_runs(dedicated_pg.dsn, "uplink_samples")
+    await assert_consistent(dedicated_pg.dsn, orgs)
+    truth = world()
+    conn = await asyncpg.connect(dedicated_pg.dsn)
+    try:
+        for org_id in orgs:
+            await _assert_gapless(conn, truth, org_id, newest_window_end(last_runs[org_id]))
+    finally:
+        await conn.close()
