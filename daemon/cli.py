@@ -123,6 +123,23 @@ def _add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-per-page", type=int, default=None, help="cap page sizes to force many pages"
     )
+    parser.add_argument("--mx-share", type=float, default=defaults.mx_share)
+    parser.add_argument("--cellular-share", type=float, default=defaults.cellular_share)
+    parser.add_argument(
+        "--uplink-org-share",
+        type=float,
+        default=defaults.uplink_org_share,
+        help="share of orgs that have MX/MG devices at all",
+    )
+    parser.add_argument(
+        "--big-orgs", type=int, default=defaults.big_orgs, help="this many orgs are big ones"
+    )
+    parser.add_argument(
+        "--big-org-networks",
+        type=int,
+        default=defaults.big_org_networks,
+        help="networks in each big org",
+    )
     parser.add_argument(
         "--forbidden-org",
         action="append",
@@ -145,6 +162,11 @@ async def _simulate(args: argparse.Namespace) -> int:
         fault_rate=args.fault_rate,
         max_per_page=args.max_per_page,
         forbidden_orgs=tuple(args.forbidden_org),
+        mx_share=args.mx_share,
+        cellular_share=args.cellular_share,
+        uplink_org_share=args.uplink_org_share,
+        big_orgs=args.big_orgs,
+        big_org_networks=args.big_org_networks,
     )
     await serve_forever(
         options, ready=lambda url: print(f"Simulated Meraki API at {url}", flush=True)

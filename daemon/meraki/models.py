@@ -106,8 +106,8 @@ class Network(Item):
         )
 
 
-class Device(Item):
-    """An item of GET /organizations/{id}/devices (the inventory)."""
+class _DeviceIdentity(Item):
+    """Fields the inventory and the statuses endpoint both carry."""
 
     key_field: ClassVar[str] = "serial"
     serial: str = Id
@@ -116,6 +116,11 @@ class Device(Item):
     model: str | None = None
     mac: str | None = None
     product_type: str | None = Field(default=None, alias="productType")
+
+
+class Device(_DeviceIdentity):
+    """An item of GET /organizations/{id}/devices (the inventory)."""
+
     firmware: str | None = None
     lan_ip: str | None = Field(default=None, alias="lanIp")
     tags: list[str] = Field(default_factory=list)
@@ -144,16 +149,9 @@ class Device(Item):
         )
 
 
-class DeviceStatus(Item):
+class DeviceStatus(_DeviceIdentity):
     """An item of GET /organizations/{id}/devices/statuses."""
 
-    key_field: ClassVar[str] = "serial"
-    serial: str = Id
-    network_id: str | None = Field(default=None, alias="networkId")
-    name: str | None = None
-    model: str | None = None
-    mac: str | None = None
-    product_type: str | None = Field(default=None, alias="productType")
     status: str = Id
     last_reported_at: datetime | None = Field(default=None, alias="lastReportedAt")
     public_ip: str | None = Field(default=None, alias="publicIp")

@@ -27,6 +27,13 @@ class SimulatorOptions:
     api_disabled_orgs: int = 0  # extra orgs listed with api.enabled = false
     mx_share: float = 0.15  # fraction of devices that are MX appliances
     cellular_share: float = 0.3  # fraction of MX with cellular; also scales MG gateways
+    # Fraction of the API-enabled orgs (spread evenly by index) that have MX appliances and MG
+    # gateways at all; the others have neither (no uplinks, no loss/latency series).
+    uplink_org_share: float = 1.0
+    # The first `big_orgs` orgs (by index) have `big_org_networks` networks instead of
+    # `networks_per_org`: a few large customers among many small ones.
+    big_orgs: int = 0
+    big_org_networks: int = 0
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -34,10 +41,17 @@ class SimulatorOptions:
             raise ValueError("host must name one address to bind")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be in 0..65535")
-        for name in ("orgs", "networks_per_org", "devices_per_network", "api_disabled_orgs"):
+        for name in (
+            "orgs",
+            "networks_per_org",
+            "devices_per_network",
+            "api_disabled_orgs",
+            "big_orgs",
+            "big_org_networks",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
-        for name in ("fault_rate", "mx_share", "cellular_share"):
+        for name in ("fault_rate", "mx_share", "cellular_share", "uplink_org_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
         if self.org_rate_per_s <= 0 or self.ip_rate_per_s <= 0 or self.org_burst < 1:

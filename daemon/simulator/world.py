@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 import random
 from dataclasses import dataclass
 
@@ -106,6 +107,10 @@ class World:
         )
         self._other_types = list(weights)
         self._other_cum_weights = list(itertools.accumulate(weights.values()))
+        # Orgs without uplinks (see `has_uplinks`) draw from the same mix less MX and MG.
+        plain = dict(catalog.OTHER_PRODUCT_WEIGHTS)
+        self._plain_types = list(plain)
+        self._plain_cum_weights = list(itertools.accumulate(plain.values()))
         total = options.orgs + options.api_disabled_orgs
         ids = [str(org_id) for org_id in top.sample(ORG_ID_RANGE, total)]
         orgs = [
@@ -168,8 +173,10 @@ class World:
             networks=[],
             devices=[],
         )
-        for net_index in range(opts.networks_per_org):
-            types = [self._draw_product_type(rng) for _ in range(opts.devices_per_network)]
+        networks = opts.big_org_networks if index < opts.big_orgs else opts.networks_per_org
+        uplinks = has_uplinks(index, opts.uplink_org_share)
+        for net_index in range(networks):
+            types = [self._draw_product_type(rng, uplinks) for _ in range(opts.devices_per_network)]
             network = self._make_network(rng, org_id, shard, net_index, types)
             org.networks.append(network)
             org.devices.extend(self._make_device(rng, network, kind) for kind in types)
@@ -177,7 +184,9 @@ class World:
         org.devices.sort(key=lambda dev: dev.serial)
         return org
 
-    def _draw_product_type(self, rng: random.Random) -> str:
+    def _draw_product_type(self, rng: random.Random, uplinks: bool = True) -> str:
+        if not uplinks:
+            return rng.choices(self._plain_types, cum_weights=self._plain_cum_weights)[0]
         if rng.random() < self._options.mx_share:
             return catalog.APPLIANCE
         return rng.choices(self._other_types, cum_weights=self._other_cum_weights)[0]
@@ -271,6 +280,12 @@ class World:
         oui = catalog.MERAKI_OUIS[(counter >> 24) % len(catalog.MERAKI_OUIS)]
         digits = f"{oui << 24 | (counter & 0xFFFFFF):012x}"
         return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+
+
+def has_uplinks(index: int, share: float) -> bool:
+    """Whether the org at `index` has MX and MG devices: `share` of the orgs, spread evenly
+    (with share 0.25, the 4th, 8th, 12th... org), so every world with share 1 has them all."""
+    return math.floor((index + 1) * share) > math.floor(index * share)
 
 
 _URL_ID_CHARS = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ0123456789"

@@ -137,17 +137,26 @@ async def run_dataset(
     except (DatabaseUnavailable, StoreError) as exc:
         outcome, error, absent = "failed", str(exc), False
 
+    return finish_run(record, outcome, error, started, quiet=absent)
+
+
+def finish_run(
+    record: RunRecord, outcome: Outcome, error: str | None, started: float, *, quiet: bool = False
+) -> RunResult:
+    """The result of a recorded run (the outcome may have worsened while recording it), logged
+    as the run's one `dataset_synced` line."""
     result = RunResult(
-        dataset=dataset.name,
-        organization_id=organization_id,
+        dataset=record.dataset,
+        organization_id=record.organization_id,
         outcome=outcome,
-        rows=record.rows if outcome == "ok" else 0,
-        rejected=rejected,
-        requests=stats.requests,
-        rate_limited=stats.rate_limited,
+        # An outcome that worsened while recording (the database went away) landed nothing.
+        rows=record.rows if outcome == record.outcome else 0,
+        rejected=record.rejected_rows,
+        requests=record.requests,
+        rate_limited=record.rate_limited,
         seconds=time.monotonic() - started,
         error=error,
-        quiet=absent,
+        quiet=quiet,
     )
     log_result(result)
     return result

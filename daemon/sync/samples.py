@@ -30,7 +30,7 @@ from daemon.meraki.uplinks import UplinkSeries
 from daemon.store import RunRecord
 from daemon.store.samples import apply_retention, prepare_partitions, store_window, stored_windows
 from daemon.sync.datasets import list_body
-from daemon.sync.run import Outcome, RunResult, SyncContext, log_result
+from daemon.sync.run import Outcome, RunResult, SyncContext, finish_run
 
 log = structlog.get_logger("daemon.sync")
 
@@ -144,19 +144,7 @@ async def sync_uplink_samples(
         await ctx.store.record_run(record)
     except (DatabaseUnavailable, StoreError) as exc:
         outcome, error = "failed", error or str(exc)
-    result = RunResult(
-        dataset=DATASET,
-        organization_id=organization_id,
-        outcome=outcome,
-        rows=rows_total,
-        rejected=rejected_total,
-        requests=stats.requests,
-        rate_limited=stats.rate_limited,
-        seconds=time.monotonic() - started,
-        error=error,
-    )
-    log_result(result)
-    return result
+    return finish_run(record, outcome, error, started)
 
 
 async def _fetch_window(

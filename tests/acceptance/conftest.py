@@ -8,6 +8,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,41 +66,41 @@ class SimulatorProcess:
             return json.load(answer)
 
 
-@pytest.fixture
-def simulator_process() -> Iterator[SimulatorProcess]:
-    """A simulator with 5 orgs, small pages and a known key, as a separate process."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daemon",
-            "simulate",
-            "--port",
-            "0",
-            "--orgs",
-            "5",
-            "--max-per-page",
-            "20",
-            "--api-key",
-            SIM_KEY,
-        ],
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+@contextmanager
+def spawn_simulator(log_path: Path, *args: str) -> Iterator[SimulatorProcess]:
+    """`meraki-sync simulate --port 0 ARGS` in its own process, stopped on exit."""
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daemon", "simulate", "--port", "0", *args],
+            env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=log_file,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
-        assert "Simulated Meraki API at " in line, line
+        assert "Simulated Meraki API at " in line, line + log_path.read_text(errors="replace")
         yield SimulatorProcess(process, line.rsplit(" ", 1)[1].strip())
     finally:
         process.terminate()
-        process.wait(timeout=10)
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+@pytest.fixture
+def simulator_process(tmp_path: Path) -> Iterator[SimulatorProcess]:
+    """A simulator with 5 orgs, small pages and a known key, as a separate process."""
+    with spawn_simulator(
+        tmp_path / "simulator.log", "--orgs", "5", "--max-per-page", "20", "--api-key", SIM_KEY
+    ) as running:
+        yield running
 
 
 def write_config(path: Path, base_url: str, dsn: str, *, key: str = SIM_KEY) -> Path:

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.acceptance.conftest import SIM_KEY, SimulatorProcess, clean_env
+from tests.acceptance.conftest import SIM_KEY, SimulatorProcess, clean_env, spawn_simulator
 
 T = TypeVar("T")
 
@@ -201,55 +201,22 @@ def free_port() -> int:
         return port
 
 
-def _stop_process(process: subprocess.Popen[Any], timeout_s: float = 10.0) -> None:
-    """Terminate, then kill after `timeout_s`; always reap."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    process.wait(timeout=timeout_s)
-
-
 @contextmanager
 def simulator(tmp_path: Path, *extra: str) -> Iterator[SimulatorProcess]:
     """`meraki-sync simulate` in its own process: 5 orgs, seed 1, small pages, SIM_KEY."""
-    log_path = tmp_path / "simulator.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daemon",
-                "simulate",
-                "--port",
-                "0",
-                "--orgs",
-                str(SIM_ORGS),
-                "--seed",
-                str(SIM_SEED),
-                "--max-per-page",
-                str(SIM_MAX_PER_PAGE),
-                "--api-key",
-                SIM_KEY,
-                *extra,
-            ],
-            env=clean_env(),
-            stdout=subprocess.PIPE,
-            stderr=log_file,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert "Simulated Meraki API at " in line, line + log_path.read_text(errors="replace")
-        yield SimulatorProcess(process, line.rsplit(" ", 1)[1].strip())
-    finally:
-        _stop_process(process)
-        if process.stdout is not None:
-            process.stdout.close()
+    with spawn_simulator(
+        tmp_path / "simulator.log",
+        "--orgs",
+        str(SIM_ORGS),
+        "--seed",
+        str(SIM_SEED),
+        "--max-per-page",
+        str(SIM_MAX_PER_PAGE),
+        "--api-key",
+        SIM_KEY,
+        *extra,
+    ) as running:
+        yield running
 
 
 def _toml_value(value: Any) -> str:

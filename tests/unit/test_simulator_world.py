@@ -7,8 +7,9 @@ from collections import Counter
 import pytest
 
 from daemon.simulator import SimulatorOptions, World
-from daemon.simulator.catalog import APPLIANCE, CELLULAR_MODELS
+from daemon.simulator.catalog import APPLIANCE, CELLULAR_GATEWAY, CELLULAR_MODELS
 from daemon.simulator.status import STATUS_PERIOD_S, STATUSES, device_status
+from daemon.simulator.world import has_uplinks
 
 T0 = 1_800_000_000.0 - 1_800_000_000.0 % STATUS_PERIOD_S
 
@@ -103,3 +104,35 @@ def test_remove_and_add_devices() -> None:
         world.remove_devices(org.id, -1)
     with pytest.raises(KeyError):
         world.remove_devices("nope", 1)
+
+
+def test_uplink_org_share_and_big_orgs_shape_the_world() -> None:
+    """uplink_org_share spreads MX/MG over a share of orgs; big_orgs makes the first orgs big."""
+    options = SimulatorOptions(
+        orgs=8,
+        networks_per_org=2,
+        devices_per_network=20,
+        mx_share=0.5,
+        uplink_org_share=0.25,
+        big_orgs=2,
+        big_org_networks=10,
+    )
+    world = World(options)
+    by_name = {org.name[:12]: org for org in world.organizations}
+    sizes = [len(by_name[f"Customer {i:03d}"].devices) for i in range(1, 9)]
+    assert sizes == [200, 200, 40, 40, 40, 40, 40, 40]
+    with_uplinks = [
+        i
+        for i in range(1, 9)
+        if any(
+            device.product_type in {APPLIANCE, CELLULAR_GATEWAY}
+            for device in by_name[f"Customer {i:03d}"].devices
+        )
+    ]
+    assert with_uplinks == [4, 8]
+    assert [has_uplinks(i, 1.0) for i in range(5)] == [True] * 5
+    assert not any(has_uplinks(i, 0.0) for i in range(5))
+    with pytest.raises(ValueError, match="uplink_org_share"):
+        SimulatorOptions(uplink_org_share=1.5)
+    with pytest.raises(ValueError, match="big_orgs"):
+        SimulatorOptions(big_orgs=-1)
