@@ -43,6 +43,9 @@ _UNAVAILABLE = (
 class MergeSpec:
     """How a dataset lands: a staging DDL query, its temp table, the statements after COPY.
 
+    Staging tables are `CREATE TEMP TABLE ... AS SELECT <columns> FROM <table> WITH NO DATA`,
+    so column types are declared once, in schema.sql; the column order is the row tuple order.
+
     `soft_delete` marks rows missing from the listing as removed. It runs only for a complete
     listing: when a row was rejected we cannot tell a vanished device from an unreadable one.
     """

@@ -1,20 +1,8 @@
 -- name: device_statuses_staging
-CREATE TEMP TABLE staging_device_statuses (
-    serial           text NOT NULL,
-    network_id       text,
-    name             text,
-    model            text,
-    mac              text,
-    product_type     text,
-    status           text NOT NULL,
-    last_reported_at timestamptz,
-    public_ip        text,
-    lan_ip           text,
-    gateway          text,
-    ip_type          text,
-    primary_dns      text,
-    secondary_dns    text
-) ON COMMIT DROP;
+CREATE TEMP TABLE staging_device_statuses ON COMMIT DROP AS
+SELECT serial, network_id, name, model, mac, product_type, status, last_reported_at, public_ip,
+       lan_ip, gateway, ip_type, primary_dns, secondary_dns
+FROM meraki.devices WITH NO DATA;
 
 -- name: device_statuses_history
 -- Runs before the merge, while meraki.devices still holds the previous status.

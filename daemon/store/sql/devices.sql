@@ -1,19 +1,8 @@
 -- name: devices_staging
-CREATE TEMP TABLE staging_devices (
-    serial       text   NOT NULL,
-    network_id   text,
-    name         text,
-    model        text,
-    mac          text,
-    product_type text,
-    firmware     text,
-    lan_ip       text,
-    tags         text[] NOT NULL,
-    lat          double precision,
-    lng          double precision,
-    address      text,
-    notes        text
-) ON COMMIT DROP;
+CREATE TEMP TABLE staging_devices ON COMMIT DROP AS
+SELECT serial, network_id, name, model, mac, product_type, firmware, lan_ip, tags, lat, lng,
+       address, notes
+FROM meraki.devices WITH NO DATA;
 
 -- name: devices_merge
 INSERT INTO meraki.devices AS d

@@ -1,14 +1,7 @@
 -- name: networks_staging
-CREATE TEMP TABLE staging_networks (
-    id                          text    NOT NULL,
-    name                        text    NOT NULL,
-    product_types               text[]  NOT NULL,
-    time_zone                   text,
-    tags                        text[]  NOT NULL,
-    is_bound_to_config_template boolean,
-    url                         text,
-    notes                       text
-) ON COMMIT DROP;
+CREATE TEMP TABLE staging_networks ON COMMIT DROP AS
+SELECT id, name, product_types, time_zone, tags, is_bound_to_config_template, url, notes
+FROM meraki.networks WITH NO DATA;
 
 -- name: networks_merge
 INSERT INTO meraki.networks AS n

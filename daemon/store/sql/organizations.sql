@@ -1,12 +1,7 @@
 -- name: organizations_staging
-CREATE TEMP TABLE staging_organizations (
-    id              text    NOT NULL,
-    name            text    NOT NULL,
-    url             text,
-    api_enabled     boolean NOT NULL,
-    licensing_model text,
-    cloud_region    text
-) ON COMMIT DROP;
+CREATE TEMP TABLE staging_organizations ON COMMIT DROP AS
+SELECT id, name, url, api_enabled, licensing_model, cloud_region
+FROM meraki.organizations WITH NO DATA;
 
 -- name: organizations_merge
 INSERT INTO meraki.organizations AS o

@@ -1,17 +1,8 @@
 -- name: sase_sites_staging
-CREATE TEMP TABLE staging_sase_sites (
-    site_id       text    NOT NULL,
-    network_id    text,
-    name          text,
-    type          text,
-    model         text,
-    region        text,
-    status        text,
-    vpn_type      text,
-    default_route boolean,
-    devices       jsonb   NOT NULL,
-    local_subnets text[]  NOT NULL
-) ON COMMIT DROP;
+CREATE TEMP TABLE staging_sase_sites ON COMMIT DROP AS
+SELECT site_id, network_id, name, type, model, region, status, vpn_type, default_route,
+       devices, local_subnets
+FROM meraki.sase_sites WITH NO DATA;
 
 -- name: sase_sites_merge
 INSERT INTO meraki.sase_sites AS t
@@ -55,12 +46,9 @@ WHERE t.organization_id = :organization_id
   AND NOT EXISTS (SELECT 1 FROM staging_sase_sites s WHERE s.site_id = t.site_id);
 
 -- name: sase_regions_staging
-CREATE TEMP TABLE staging_sase_regions (
-    slug         text NOT NULL,
-    connector_id text,
-    name         text,
-    type         text
-) ON COMMIT DROP;
+CREATE TEMP TABLE staging_sase_regions ON COMMIT DROP AS
+SELECT slug, connector_id, name, type
+FROM meraki.sase_regions WITH NO DATA;
 
 -- name: sase_regions_merge
 INSERT INTO meraki.sase_regions AS t

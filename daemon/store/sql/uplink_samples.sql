@@ -1,13 +1,7 @@
 -- name: uplink_samples_staging
-CREATE TEMP TABLE staging_uplink_samples (
-    serial       text        NOT NULL,
-    uplink       text        NOT NULL,
-    ip           text        NOT NULL,
-    ts           timestamptz NOT NULL,
-    network_id   text,
-    loss_percent real,
-    latency_ms   real
-) ON COMMIT DROP;
+CREATE TEMP TABLE staging_uplink_samples ON COMMIT DROP AS
+SELECT serial, uplink, ip, ts, network_id, loss_percent, latency_ms
+FROM meraki.uplink_samples WITH NO DATA;
 
 -- name: uplink_samples_merge
 -- The primary key makes a sample land once, whatever window or retry brings it again.

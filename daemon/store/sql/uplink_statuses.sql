@@ -1,30 +1,9 @@
 -- name: uplink_statuses_staging
-CREATE TEMP TABLE staging_uplink_statuses (
-    serial           text NOT NULL,
-    interface        text NOT NULL,
-    network_id       text,
-    model            text,
-    status           text NOT NULL,
-    ip               text,
-    gateway          text,
-    public_ip        text,
-    primary_dns      text,
-    secondary_dns    text,
-    ip_assigned_by   text,
-    provider         text,
-    signal_type      text,
-    connection_type  text,
-    rsrp             double precision,
-    rsrq             double precision,
-    apn              text,
-    iccid            text,
-    roaming          boolean,
-    mcc              text,
-    mnc              text,
-    ha_enabled       boolean,
-    ha_role          text,
-    last_reported_at timestamptz
-) ON COMMIT DROP;
+CREATE TEMP TABLE staging_uplink_statuses ON COMMIT DROP AS
+SELECT serial, interface, network_id, model, status, ip, gateway, public_ip, primary_dns,
+       secondary_dns, ip_assigned_by, provider, signal_type, connection_type, rsrp, rsrq, apn,
+       iccid, roaming, mcc, mnc, ha_enabled, ha_role, last_reported_at
+FROM meraki.uplink_statuses WITH NO DATA;
 
 -- name: uplink_statuses_history
 -- Runs before the merge, while meraki.uplink_statuses still holds the previous status. A
