@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -9,7 +10,8 @@ import pytest
 
 from daemon.errors import ApiKeyRejected
 from daemon.simulator import RunningSimulator
-from daemon.sync.datasets import ORG_DATASETS
+from daemon.store import RunRecord, Store
+from daemon.sync.datasets import DEVICES, ORG_DATASETS
 from daemon.sync.full_pass import OrgRef, sync_pass
 from daemon.sync.run import SyncContext
 
@@ -246,3 +248,46 @@ async def test_a_rejected_key_stops_the_pass_without_a_retry_storm(
 
     # One listing, then at most one request per (org, dataset) already on its way.
     assert sim.simulator.stats()["requests"] <= 1 + 4 * (len(ORG_DATASETS) + 1)
+
+
+async def test_a_device_that_reappears_comes_back_to_life(
+    store: Store, db: asyncpg.Connection
+) -> None:
+    """Soft-deleted, then listed again: removed_at clears and the row is the same row."""
+    await db.execute(
+        "INSERT INTO meraki.organizations (id, name, api_enabled, first_seen_at, last_seen_at,"
+        " updated_at) VALUES ('1', 'o', true, now(), now(), now())"
+    )
+    row: tuple[object, ...] = (
+        "Q2XX-AAAA-0001",
+        "N_1",
+        "ap",
+        "MR46",
+        "aa:bb",
+        "wireless",
+        "fw",
+        None,
+        [],
+        None,
+        None,
+        None,
+        None,
+    )
+
+    async def land(rows: list[tuple[object, ...]]) -> None:
+        now = datetime.now(UTC)
+        run = RunRecord("1", "devices", now, now, len(rows), 0, 1, 0, "ok", None)
+        await store.merge(
+            DEVICES.merge, rows, organization_id="1", observed_at=now, complete=True, run=run
+        )
+
+    await land([row])
+    first_seen = await db.fetchval("SELECT first_seen_at FROM meraki.devices")
+    await land([])
+    assert await db.fetchval("SELECT removed_at FROM meraki.devices") is not None
+    await land([row])
+
+    back = await db.fetchrow("SELECT removed_at, first_seen_at FROM meraki.devices")
+    assert back is not None
+    assert back["removed_at"] is None
+    assert back["first_seen_at"] == first_seen
