@@ -476,7 +476,7 @@ class NotifySocket:
     """An AF_UNIX datagram socket standing in for systemd's $NOTIFY_SOCKET.
 
     A thread collects what arrives; `on_ready` (if given) runs in that thread as soon as a
-    READY=1 datagram is read, before the next one.
+    READY=1 datagram is read, before that datagram shows in `received`.
     """
 
     def __init__(self, on_ready: Callable[[], None] | None = None) -> None:
@@ -501,12 +501,15 @@ class NotifySocket:
                 continue
             except OSError:
                 return
+            at = time.monotonic()
             text = data.decode("utf-8", "replace")
             fields = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-            with self._lock:
-                self._received.append(Datagram(time.monotonic(), fields, text))
+            # Before the datagram becomes visible: a test that sees READY=1 may rely on what
+            # on_ready recorded.
             if fields.get("READY") == "1" and self._on_ready is not None:
                 self._on_ready()
+            with self._lock:
+                self._received.append(Datagram(at, fields, text))
 
     @property
     def received(self) -> list[Datagram]:
