@@ -65,10 +65,11 @@ def documented_columns(model: type[Item]) -> list[str]:
 
 
 def staging_columns(staging: str) -> list[str]:
-    """The column names of a staging table, in order, from its CREATE TEMP TABLE."""
+    """The column names of a staging table, in order, from its `CREATE TEMP TABLE ... AS
+    SELECT <columns> FROM <table> WITH NO DATA`."""
     sql = query(staging).sql
-    body = sql[sql.index("(") + 1 : sql.rindex(")")]
-    return [line.split()[0] for line in body.splitlines() if line.strip()]
+    body = sql[sql.index("SELECT") + len("SELECT") : sql.index("FROM")]
+    return [column.strip() for column in body.split(",")]
 
 
 @pytest.mark.parametrize(("model", "path", "staging", "key"), MODELS)
