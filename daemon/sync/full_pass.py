@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 
 from daemon.errors import ApiError, ApiKeyRejected
@@ -108,16 +108,40 @@ async def sync_org(
     async def one(dataset: Dataset) -> RunResult:
         return await feature_gate(ctx, dataset, org.id) or await run_dataset(ctx, dataset, org.id)
 
+    async def in_order(group: list[Dataset]) -> list[RunResult]:
+        # Datasets of one optional feature run one after another: when the first finds the
+        # feature absent, the gate spares the others their call.
+        return [await one(dataset) for dataset in group]
+
     try:
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(dataset)) for dataset in datasets]
+            tasks = [group.create_task(in_order(chain)) for chain in _chains(datasets)]
             if samples:
-                tasks.append(group.create_task(sync_uplink_samples(ctx, org.id)))
+                tasks.append(group.create_task(_as_list(sync_uplink_samples(ctx, org.id))))
     except* ApiKeyRejected:
         raise ApiKeyRejected() from None
-    result.runs = [task.result() for task in tasks]
+    result.runs = [run for task in tasks for run in task.result()]
     result.seconds = time.monotonic() - started
     return result
+
+
+def _chains(datasets: tuple[Dataset, ...]) -> list[list[Dataset]]:
+    """Each dataset on its own, except those sharing an optional feature, kept together."""
+    chains: list[list[Dataset]] = []
+    by_feature: dict[str, list[Dataset]] = {}
+    for dataset in datasets:
+        if dataset.feature is None:
+            chains.append([dataset])
+        elif dataset.feature in by_feature:
+            by_feature[dataset.feature].append(dataset)
+        else:
+            by_feature[dataset.feature] = [dataset]
+            chains.append(by_feature[dataset.feature])
+    return chains
+
+
+async def _as_list(run: Awaitable[RunResult]) -> list[RunResult]:
+    return [await run]
 
 
 async def sync_pass(
