@@ -7,7 +7,8 @@ UTC day (50 windows: 1,000,000 rows). Each method lands every window into
 transaction per window, on one connection, with the rows prepared beforehand (only the
 database work is timed):
 
-- `merge`: `daemon.store.samples.store_window`, the real path (temp staging table, COPY into
+- `merge`: `daemon.store.samples.store_window`, the real path (since the window-claim change: a
+  new window is COPYed straight into the table; before it: temp staging table, COPY into
   it, `INSERT ... SELECT ... ON CONFLICT DO NOTHING` into the partitioned table, ledger row);
 - `raw_copy`: asyncpg `copy_records_to_table` of the same rows straight into the table;
 
@@ -158,8 +159,8 @@ async def run_ingest(
         await prepare_partitions(store, first_day=day, last_day=day + timedelta(days=1))
         fetched_at = datetime.now(UTC)
 
-        async def merge(ws: list[Window], _raw: list[list[tuple[Any, ...]]]) -> None:
-            for start, rows in ws:
+        async def merge(ws: list[Window], rs: list[list[tuple[Any, ...]]]) -> None:
+            for (start, _), rows in zip(ws, rs, strict=True):
                 await store_window(
                     store,
                     ORG_ID,
@@ -196,15 +197,15 @@ async def run_ingest(
         plain_insert = merge_sql.replace("ON CONFLICT DO NOTHING", "")
         staging = query("uplink_samples_staging").sql
 
-        async def merge_no_conflict(ws: list[Window], _raw: list[list[tuple[Any, ...]]]) -> None:
-            for _start, rows in ws:
+        async def merge_no_conflict(_ws: list[Window], rs: list[list[tuple[Any, ...]]]) -> None:
+            for rows in rs:
                 async with conn.transaction():
                     await conn.execute(staging)
                     await conn.copy_records_to_table("staging_uplink_samples", records=rows)
-                    await conn.execute(plain_insert, ORG_ID)
+                    await conn.execute(plain_insert)
 
-        async def staging_only(ws: list[Window], _raw: list[list[tuple[Any, ...]]]) -> None:
-            for _start, rows in ws:
+        async def staging_only(_ws: list[Window], rs: list[list[tuple[Any, ...]]]) -> None:
+            for rows in rs:
                 async with conn.transaction():
                     await conn.execute(staging)
                     await conn.copy_records_to_table("staging_uplink_samples", records=rows)
@@ -300,8 +301,10 @@ async def _explain_merge(
     await tr.start()
     try:
         await conn.execute(query("uplink_samples_staging").sql)
-        await conn.copy_records_to_table("staging_uplink_samples", records=batches[half][1])
-        lines = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS, WAL) {merge}", ORG_ID)
+        await conn.copy_records_to_table(
+            "staging_uplink_samples", records=raw_rows(batches[half][1])
+        )
+        lines = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS, WAL) {merge}")
     finally:
         await tr.rollback()
     return "\n".join(record[0] for record in lines)

@@ -9,9 +9,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
+import asyncpg
+
 from daemon.meraki.models import Row
 from daemon.store.database import Store
 from daemon.store.queries import query
+
+SAMPLE_COLUMNS = (
+    "serial",
+    "uplink",
+    "ip",
+    "ts",
+    "organization_id",
+    "network_id",
+    "loss_percent",
+    "latency_ms",
+)
 
 
 async def prepare_partitions(store: Store, *, first_day: date, last_day: date) -> int:
@@ -56,7 +69,13 @@ async def store_window(
     rows: Sequence[Row],
     fetched_at: datetime,
 ) -> None:
-    """Land one window's samples and mark the window stored, in one transaction."""
+    """Land one window's samples and mark the window stored, in one transaction.
+
+    `rows` are (serial, uplink, ip, ts, organization_id, network_id, loss_percent, latency_ms).
+    A window seen for the first time is COPYed straight into the table: windows do not overlap,
+    so its samples cannot be there yet. Should they be anyway (a ledger row lost by hand), the
+    primary key refuses the COPY and the window goes through staging + ON CONFLICT DO NOTHING.
+    """
     params = {
         "organization_id": organization_id,
         "window_start": window_start,
@@ -64,11 +83,20 @@ async def store_window(
         "samples": len(rows),
         "fetched_at": fetched_at,
     }
-    merge = query("uplink_samples_merge")
     mark = query("uplink_samples_window_stored")
     async with store.transaction() as conn:
-        if rows:
-            await conn.execute(query("uplink_samples_staging").sql)
-            await conn.copy_records_to_table("staging_uplink_samples", records=rows)
-            await conn.execute(merge.sql, *merge.args(params))
-        await conn.execute(mark.sql, *mark.args(params))
+        new_window = await conn.fetchval(mark.sql, *mark.args(params))
+        if not rows:
+            return
+        if new_window:
+            try:
+                async with conn.transaction():
+                    await conn.copy_records_to_table(
+                        "uplink_samples", schema_name="meraki", columns=SAMPLE_COLUMNS, records=rows
+                    )
+                return
+            except asyncpg.UniqueViolationError:
+                pass
+        await conn.execute(query("uplink_samples_staging").sql)
+        await conn.copy_records_to_table("staging_uplink_samples", records=rows)
+        await conn.execute(query("uplink_samples_merge").sql)

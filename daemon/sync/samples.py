@@ -178,6 +178,7 @@ async def _fetch_window(
                 series.uplink,
                 series.ip,
                 p.ts,
+                organization_id,
                 series.network_id,
                 p.loss_percent,
                 p.latency_ms,

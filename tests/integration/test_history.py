@@ -280,3 +280,19 @@ async def test_an_org_without_secure_access_is_quiet_and_rechecked_rarely(
     assert after - before == 2 * len(with_sase)
     sites = await db.fetchval("SELECT count(*) FROM meraki.sase_sites")
     assert sites == sum(truth[o]["sase_sites"] for o in with_sase)
+
+
+@pytest.mark.simulator(orgs=1, networks_per_org=3, devices_per_network=10, mx_share=0.3)
+async def test_a_window_fetched_again_never_stores_a_sample_twice(
+    ctx: SyncContext, db: asyncpg.Connection, sim: RunningSimulator
+) -> None:
+    """With its ledger rows lost, history is fetched again: the samples land once, no error."""
+    await sync_pass(ctx)
+    before = sorted(await db_samples(db))
+    await db.execute("DELETE FROM meraki.uplink_sample_windows")
+
+    result = await sync_pass(ctx)
+
+    assert not result.failed
+    assert sorted(await db_samples(db)) == before
+    assert await db.fetchval("SELECT count(*) FROM meraki.uplink_sample_windows") == 12

@@ -1,24 +1,26 @@
 -- name: uplink_samples_staging
 CREATE TEMP TABLE staging_uplink_samples ON COMMIT DROP AS
-SELECT serial, uplink, ip, ts, network_id, loss_percent, latency_ms
+SELECT serial, uplink, ip, ts, organization_id, network_id, loss_percent, latency_ms
 FROM meraki.uplink_samples WITH NO DATA;
 
 -- name: uplink_samples_merge
 -- The primary key makes a sample land once, whatever window or retry brings it again.
 INSERT INTO meraki.uplink_samples
     (serial, uplink, ip, ts, organization_id, network_id, loss_percent, latency_ms)
-SELECT s.serial, s.uplink, s.ip, s.ts, :organization_id, s.network_id, s.loss_percent,
+SELECT s.serial, s.uplink, s.ip, s.ts, s.organization_id, s.network_id, s.loss_percent,
        s.latency_ms
 FROM staging_uplink_samples s
 ON CONFLICT DO NOTHING;
 
 -- name: uplink_samples_window_stored
+-- Answers true when the window is new: its samples cannot be in the table yet.
 INSERT INTO meraki.uplink_sample_windows
     (organization_id, window_start, window_end, samples, fetched_at)
 VALUES (:organization_id, :window_start, :window_end, :samples, :fetched_at)
 ON CONFLICT (organization_id, window_start) DO UPDATE SET
     samples = EXCLUDED.samples,
-    fetched_at = EXCLUDED.fetched_at;
+    fetched_at = EXCLUDED.fetched_at
+RETURNING xmax = 0;
 
 -- name: uplink_samples_stored_windows
 SELECT window_start
