@@ -34,20 +34,11 @@ import asyncpg
 from daemon.meraki.models import Row
 from daemon.store import Store
 from daemon.store.queries import query
-from daemon.store.samples import prepare_partitions, store_window
+from daemon.store.samples import SAMPLE_COLUMNS, prepare_partitions, store_window
 
 ORG_ID = "900001"
 WINDOW = timedelta(minutes=5)
-RAW_COLUMNS = (
-    "serial",
-    "uplink",
-    "ip",
-    "ts",
-    "organization_id",
-    "network_id",
-    "loss_percent",
-    "latency_ms",
-)
+RAW_COLUMNS = SAMPLE_COLUMNS
 Window = tuple[datetime, list[Row]]
 
 
