@@ -30,6 +30,7 @@ import asyncpg
 
 from bench import bounds, procs
 from bench.scenarios import Scenario
+from daemon.simulator.process import SimulatorProcess
 
 PASS_LINE = re.compile(
     r"^pass: (?P<orgs>\d+) organizations, (?P<devices>\d+) devices, (?P<requests>\d+) requests, "
@@ -71,7 +72,7 @@ def _by_path_diff(made: dict[str, int], need: dict[str, int]) -> dict[str, int]:
 
 def one_pass(
     label: str,
-    sim: procs.SimulatorProcess,
+    sim: SimulatorProcess,
     env: dict[str, str],
     dsn: str,
     latency_ms: float,
@@ -153,7 +154,7 @@ def one_pass(
 
 
 def sdk_pass(
-    sim: procs.SimulatorProcess, latency_ms: float, out_dir: Path, timeout_s: float
+    sim: SimulatorProcess, latency_ms: float, out_dir: Path, timeout_s: float
 ) -> dict[str, Any]:
     """The official SDK fetching the same listings from the same simulator; timed."""
     time.sleep(SETTLE_S)

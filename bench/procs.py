@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import os
-import select
 import signal
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from daemon.simulator.process import SimulatorProcess, spawn_simulator
 from daemon.store.embedded import embedded_postgres
 
 API_KEY = "bench-key-6f1d2c3b4a5e6f70"
@@ -125,78 +122,16 @@ def run_measured(
     )
 
 
-class SimulatorProcess:
-    """`python -m daemon simulate --port 0 ...` in its own process; /_sim controls over HTTP."""
-
-    def __init__(self, process: subprocess.Popen[bytes], base_url: str) -> None:
-        self.process = process
-        self.base_url = base_url
-        self.url = base_url.removesuffix("/api/v1")
-
-    def get(self, path: str) -> Any:
-        """GET a /_sim endpoint (never counted by the simulator)."""
-        with urllib.request.urlopen(self.url + path, timeout=60) as answer:  # noqa: S310
-            return json.load(answer)
-
-    def post(self, path: str, body: Mapping[str, Any] | None = None) -> Any:
-        """POST a /_sim endpoint."""
-        request = urllib.request.Request(  # noqa: S310 - our loopback simulator
-            self.url + path, data=json.dumps(body or {}).encode(), method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310
-            return json.load(answer)
-
-    def reset_stats(self) -> None:
-        """Zero the request counters."""
-        self.post("/_sim/stats/reset")
-
-    def stats(self) -> dict[str, Any]:
-        """Requests per org, per path and per status since the last reset."""
-        stats: dict[str, Any] = self.get("/_sim/stats")
-        return stats
-
-    def truth(self) -> dict[str, Any]:
-        """What the simulated world holds, per org."""
-        truth: dict[str, Any] = self.get("/_sim/world")
-        return truth
-
-    def cpu_s(self) -> float:
-        """CPU seconds the simulator process has used so far (from /proc)."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
-
-
 @contextlib.contextmanager
 def simulator(args: Sequence[str], log_path: Path) -> Iterator[SimulatorProcess]:
     """Start a simulator with `args` on a free loopback port; stop it on exit."""
-    argv = [sys.executable, "-m", "daemon", "simulate", "--host", "127.0.0.1", "--port", "0"]
-    argv += ["--api-key", API_KEY, *args]
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(  # noqa: S603 - argv is ours
-            argv,
-            env=clean_env(),
-            stdout=subprocess.PIPE,
-            stderr=log_file,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
-        )
-    try:
-        assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], SIMULATOR_START_TIMEOUT_S)
-        line = process.stdout.readline().decode() if ready else ""
-        if "Simulated Meraki API at " not in line:
-            raise RuntimeError(
-                f"simulator did not start: {line!r} " + log_path.read_text(errors="replace")[-2000:]
-            )
-        yield SimulatorProcess(process, line.rsplit(" ", 1)[1].strip())
-    finally:
-        stop(process)
-        if process.stdout is not None:
-            process.stdout.close()
+    with spawn_simulator(
+        ["--api-key", API_KEY, *args],
+        log_path=log_path,
+        env=clean_env(),
+        preexec_fn=_die_with_parent,
+    ) as running:
+        yield running
 
 
 @contextlib.contextmanager

@@ -31,7 +31,8 @@ from typing import Any, TypeVar
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.acceptance.conftest import SIM_KEY, SimulatorProcess, clean_env, spawn_simulator
+from daemon.simulator.process import SimulatorProcess, spawn_simulator
+from tests.acceptance.conftest import SIM_KEY, clean_env
 
 T = TypeVar("T")
 
@@ -205,16 +206,19 @@ def free_port() -> int:
 def simulator(tmp_path: Path, *extra: str) -> Iterator[SimulatorProcess]:
     """`meraki-sync simulate` in its own process: 5 orgs, seed 1, small pages, SIM_KEY."""
     with spawn_simulator(
-        tmp_path / "simulator.log",
-        "--orgs",
-        str(SIM_ORGS),
-        "--seed",
-        str(SIM_SEED),
-        "--max-per-page",
-        str(SIM_MAX_PER_PAGE),
-        "--api-key",
-        SIM_KEY,
-        *extra,
+        [
+            "--orgs",
+            str(SIM_ORGS),
+            "--seed",
+            str(SIM_SEED),
+            "--max-per-page",
+            str(SIM_MAX_PER_PAGE),
+            "--api-key",
+            SIM_KEY,
+            *extra,
+        ],
+        log_path=tmp_path / "simulator.log",
+        env=clean_env(),
     ) as running:
         yield running
 

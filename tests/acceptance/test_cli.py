@@ -8,8 +8,9 @@ import asyncpg
 import pytest
 
 from daemon.errors import EXIT_CONFIG, EXIT_NOPERM
+from daemon.simulator.process import SimulatorProcess
 from daemon.store.database import SCHEMA_VERSION
-from tests.acceptance.conftest import SIM_KEY, SimulatorProcess, cli, write_config
+from tests.acceptance.conftest import SIM_KEY, cli, write_config
 
 
 async def test_check_migrate_once_against_a_simulator_process(

@@ -25,10 +25,11 @@ import pytest
 from daemon import __version__
 from daemon.errors import EXIT_CONFIG, EXIT_OK
 from daemon.simulator import SimulatorOptions, World
+from daemon.simulator.process import SimulatorProcess
 from daemon.simulator.series import expected_samples
 from daemon.store.embedded import embedded_postgres
 from daemon.sync.samples import WINDOW, newest_window_end
-from tests.acceptance.conftest import SIM_KEY, SimulatorProcess, cli
+from tests.acceptance.conftest import SIM_KEY, cli
 from tests.acceptance.service_helpers import (
     FAST_SYNC,
     SIM_MAX_PER_PAGE,
