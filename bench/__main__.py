@@ -54,9 +54,9 @@ def _parser() -> argparse.ArgumentParser:
         help="run the passes under py-spy (pip install py-spy) and print where time goes",
     )
     one.add_argument(
-        "--experiment",
-        choices=["follow-up-first"],
-        help="run the daemon patched by bench/experiment.py (not the shipped behaviour)",
+        "--trace",
+        action="store_true",
+        help="record every token wait and request (bench/trace.py) into LABEL.trace.jsonl",
     )
     ingest = verbs.add_parser("ingest", help="the ingest benchmark only")
     ingest.add_argument("--devices", type=int, default=2000)
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                                 item.split("=", 1) for item in getattr(args, "daemon_env", [])
                             ),
                             profile=getattr(args, "profile", False),
-                            experiment=getattr(args, "experiment", None) is not None,
+                            trace=getattr(args, "trace", False),
                         )
                     )
                 except Exception as exc:  # one broken run must not lose the others

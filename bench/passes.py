@@ -80,10 +80,11 @@ def one_pass(
     out_dir: Path,
     *,
     profile: bool = False,
-    module: str = "daemon",
+    trace: bool = False,
 ) -> dict[str, Any]:
     """Run `once`, then measure it against the bounds (`profile`: under py-spy, whose
-    collapsed stacks land in LABEL.pyspy.txt; RSS and CPU then include py-spy's)."""
+    collapsed stacks land in LABEL.pyspy.txt, RSS and CPU then include py-spy's; `trace`:
+    through `bench.trace`, into LABEL.trace.jsonl)."""
     windows_before = asyncio.run(_stored_windows(dsn))
     time.sleep(SETTLE_S)
     sim.reset_stats()
@@ -93,6 +94,10 @@ def one_pass(
         flame = out_dir / f"{label}.pyspy.txt"
         prefix = [str(Path(sys.executable).parent / "py-spy"), "record", "-r", "250", "-f"]
         prefix += ["raw", "-o", str(flame), "--"]
+    module = "daemon"
+    if trace:
+        module = "bench.trace"
+        env = {**env, "BENCH_TRACE": str(out_dir / f"{label}.trace.jsonl")}
     done = procs.run_measured(
         [*prefix, sys.executable, "-m", module, "once", "--no-progress"],
         env=env,
@@ -203,26 +208,24 @@ def run_scenario(
     peer: bool = False,
     extra_env: dict[str, str] | None = None,
     profile: bool = False,
-    experiment: bool = False,
+    trace: bool = False,
 ) -> dict[str, Any]:
     """One scenario at one latency: cold pass, warm pass, and optionally the SDK peer.
 
     `extra_env` adds daemon settings (`MERAKI_SYNC_SYNC__CONCURRENCY=64`, ...) for experiments;
-    `experiment` runs the passes through `bench.experiment` (follow-up pages first).
+    `trace` runs the passes through `bench.trace`.
     """
     suffix = "".join(
         "-" + re.sub(r"[^a-z0-9]+", "", f"{k.rsplit('__', 1)[-1]}{v}".lower())
         for k, v in (extra_env or {}).items()
         if k.startswith("MERAKI_SYNC_")
     )
-    suffix += "-followupfirst" if experiment else ""
     run_dir = out_dir / f"{scenario.name}-{latency_ms:g}ms{suffix}"
     run_dir.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {
         "scenario": scenario.name,
         "latency_ms": latency_ms,
         "daemon_env": dict(extra_env or {}),
-        "experiment": "follow-up-first" if experiment else None,
         "passes": [],
     }
     args = (*scenario.simulate_args, "--latency-ms", f"{latency_ms:g}")
@@ -250,7 +253,7 @@ def run_scenario(
                         scenario,
                         run_dir,
                         profile=profile,
-                        module="bench.experiment" if experiment else "daemon",
+                        trace=trace,
                     )
                 )
             if peer:
@@ -270,7 +273,6 @@ def aggregate(repeats: list[dict[str, Any]]) -> dict[str, Any]:
     spread of pass times, ratios and 429s over all repeats."""
     first = repeats[0]
     out: dict[str, Any] = {k: first[k] for k in ("scenario", "latency_ms", "daemon_env")}
-    out["experiment"] = first.get("experiment")
     out["repeats"] = len(repeats)
     out["passes"] = []
     for index, _ in enumerate(first["passes"]):

@@ -29,7 +29,7 @@ from daemon.errors import (
 )
 from daemon.logs import configure_logging
 from daemon.map_cli import add_map_arguments, run_map
-from daemon.runtime import log_secrets
+from daemon.runtime import log_secrets, tune_gc
 from daemon.service import run_service
 from daemon.simulator import SimulatorOptions, serve_forever
 
@@ -89,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(
             level, settings.log.format, stream=stream, secrets=log_secrets(settings, api_key)
         )
+        tune_gc()
         return asyncio.run(_dispatch(args, settings, api_key))
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)

@@ -178,7 +178,7 @@ class SyncSettings(BaseModel):
     model_config = _Frozen
 
     state_dir: Path = Field(default_factory=lambda: default_state_dir(os.environ))
-    concurrency: int = Field(default=16, ge=1)
+    concurrency: int = Field(default=128, ge=1)
     organizations_interval_s: float = Field(default=3600.0, gt=0)
     networks_interval_s: float = Field(default=3600.0, gt=0)
     devices_interval_s: float = Field(default=900.0, gt=0)

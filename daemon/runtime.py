@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -14,6 +15,18 @@ from daemon.store import Store
 from daemon.store.embedded import embedded_postgres
 
 log = structlog.get_logger("daemon.runtime")
+
+# A pass builds and drops hundreds of thousands of small acyclic objects (parsed JSON, models,
+# row tuples); with CPython's default first-generation threshold (700) the cyclic collector runs
+# thousands of times per pass and keeps rescanning every live page. 50,000 still collects
+# cycles promptly but cut the daemon's CPU per `large` pass by ~12% (bench/RESULTS.md).
+GC_GEN0_THRESHOLD = 50_000
+
+
+def tune_gc() -> None:
+    """Collect cyclic garbage less often (see GC_GEN0_THRESHOLD); older generations unchanged."""
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
 
 
 @asynccontextmanager

@@ -28,7 +28,7 @@ from daemon.errors import (
     RedirectRefused,
 )
 from daemon.meraki.links import next_link
-from daemon.meraki.ratelimit import RateLimiter
+from daemon.meraki.ratelimit import Priority, RateLimiter
 from daemon.meraki.retry import RateLimited, ServerError, Transient, pause_for, with_retries
 
 log = structlog.get_logger("daemon.meraki")
@@ -131,11 +131,11 @@ class MerakiClient:
         org_id: str | None,
         endpoint: str,
         stats: CallStats,
-        low_priority: bool = False,
+        priority: Priority = Priority.NORMAL,
     ) -> tuple[Any, str | None]:
         """GET one URL with retries; returns the JSON body and the `Link` header.
 
-        `low_priority` requests (backfill) only use the org's spare budget.
+        `priority` orders it among requests waiting for tokens (see `Priority`).
         """
 
         def on_retry(reason: str, wait_s: float, attempt: int) -> None:
@@ -151,7 +151,7 @@ class MerakiClient:
             )
 
         return await with_retries(
-            lambda: self._get_following_redirects(url, org_id, endpoint, stats, low_priority),
+            lambda: self._get_following_redirects(url, org_id, endpoint, stats, priority),
             max_attempts=self._options.max_attempts,
             total_s=self._options.retry_total_s,
             describe=f"GET {endpoint}" + (f" for org {org_id}" if org_id else ""),
@@ -167,11 +167,18 @@ class MerakiClient:
         params: Mapping[str, QueryValue],
         stats: CallStats,
     ) -> AsyncIterator[Any]:
-        """Yield each page's JSON body, following `rel=next` verbatim until the last page."""
+        """Yield each page's JSON body, following `rel=next` verbatim until the last page.
+
+        Pages after the first go ahead of other waiting requests (`Priority.FOLLOW_UP`).
+        """
         url: URL | None = self.url(path, params)
+        priority = Priority.NORMAL
         while url is not None:
-            body, link = await self.get(url, org_id=org_id, endpoint=endpoint, stats=stats)
+            body, link = await self.get(
+                url, org_id=org_id, endpoint=endpoint, stats=stats, priority=priority
+            )
             yield body
+            priority = Priority.FOLLOW_UP
             following = next_link(link)
             url = URL(following, encoded=True) if following else None
 
@@ -181,13 +188,13 @@ class MerakiClient:
         org_id: str | None,
         endpoint: str,
         stats: CallStats,
-        low_priority: bool,
+        priority: Priority,
     ) -> tuple[Any, str | None]:
         if self.key_rejected:
             raise ApiKeyRejected()
         for _ in range(MAX_REDIRECTS + 1):
             self._check_allowed(url)
-            waited = await self._limiter.acquire(org_id, low_priority=low_priority)
+            waited = await self._limiter.acquire(org_id, priority=priority)
             metrics.BUCKET_WAIT_SECONDS.labels("org").inc(waited.org_s)
             metrics.BUCKET_WAIT_SECONDS.labels("global").inc(waited.global_s)
             status, location, link, body = await self._send(url, org_id, endpoint, stats)

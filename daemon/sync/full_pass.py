@@ -148,7 +148,7 @@ async def sync_pass(
     ctx: SyncContext,
     *,
     only: Collection[str] = (),
-    concurrency: int = 16,
+    concurrency: int = 128,
     on_org_done: OrgDone | None = None,
     on_orgs_listed: Callable[[list[OrgRef]], None] | None = None,
 ) -> PassResult:

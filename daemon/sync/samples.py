@@ -26,6 +26,7 @@ from daemon.errors import (
 )
 from daemon.meraki.client import CallStats
 from daemon.meraki.models import Row, RowRejected, parse_item
+from daemon.meraki.ratelimit import Priority
 from daemon.meraki.uplinks import UplinkSeries
 from daemon.store import RunRecord
 from daemon.store.samples import apply_retention, prepare_partitions, store_window, stored_windows
@@ -156,7 +157,11 @@ async def _fetch_window(
         {"t0": _iso(start), "t1": _iso(end)},
     )
     body, _ = await ctx.client.get(
-        url, org_id=organization_id, endpoint=ENDPOINT, stats=stats, low_priority=backfill
+        url,
+        org_id=organization_id,
+        endpoint=ENDPOINT,
+        stats=stats,
+        priority=Priority.BACKFILL if backfill else Priority.NORMAL,
     )
     rows: list[Row] = []
     rejected = 0

@@ -119,7 +119,7 @@ def test_passed_environ_is_used_not_os_environ(monkeypatch: pytest.MonkeyPatch) 
 def test_direct_construction_ignores_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings() built in code is plain defaults, whatever the process environment holds."""
     monkeypatch.setenv("MERAKI_SYNC_SYNC__CONCURRENCY", "2")
-    assert Settings().sync.concurrency == 16
+    assert Settings().sync.concurrency == 128
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""`TokenBucket` and `RateLimiter` on a virtual clock: bursts, pacing, FIFO, pauses, back-off."""
+"""`TokenBucket` and `RateLimiter` on a virtual clock: bursts, pacing, priority, pauses, backoff."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from daemon.meraki.ratelimit import (
     MIN_RATE_PER_S,
     RATE_BACKOFF_FACTOR,
     RATE_RECOVERY_PER_SUCCESS,
+    Priority,
     RateLimiter,
     TokenBucket,
 )
@@ -151,6 +152,85 @@ async def test_late_arrival_waits_behind_queued_ones() -> None:
     late = asyncio.create_task(one("late"))
     await asyncio.gather(*early, late)
     assert order == ["early0", "early1", "early2", "late"]
+
+
+async def granted_order(b: TokenBucket, arrivals: list[tuple[str, Priority]]) -> list[str]:
+    """Queue `arrivals` in order on a drained bucket; return the order they are granted in."""
+    order: list[str] = []
+
+    async def one(name: str, priority: Priority) -> None:
+        await b.acquire(priority=priority)
+        order.append(name)
+
+    await b.acquire()  # drain the single token so everyone below queues
+    # Tasks start in creation order, so they queue in list order before any token is due.
+    await asyncio.gather(*(one(name, priority) for name, priority in arrivals))
+    return order
+
+
+async def test_waiters_are_served_by_priority_then_arrival() -> None:
+    """Follow-up pages go first, backfill last, and each class keeps its arrival order."""
+    clock = FakeClock()
+    b = bucket(clock, rate=10.0, capacity=1)
+    order = await granted_order(
+        b,
+        [
+            ("backfill0", Priority.BACKFILL),
+            ("normal0", Priority.NORMAL),
+            ("follow0", Priority.FOLLOW_UP),
+            ("normal1", Priority.NORMAL),
+            ("follow1", Priority.FOLLOW_UP),
+            ("backfill1", Priority.BACKFILL),
+        ],
+    )
+    assert order == ["follow0", "follow1", "normal0", "normal1", "backfill0", "backfill1"]
+
+
+async def test_a_follow_up_arriving_late_still_goes_before_queued_first_pages() -> None:
+    """A page that arrives while others already wait for the next token is served next."""
+    clock = FakeClock()
+    b = bucket(clock, rate=1.0, capacity=1)
+    await b.acquire()
+    order: list[str] = []
+
+    async def one(name: str, priority: Priority) -> None:
+        await b.acquire(priority=priority)
+        order.append(name)
+
+    queued = [asyncio.create_task(one(f"first{i}", Priority.NORMAL)) for i in range(3)]
+    await asyncio.sleep(0)
+    late = asyncio.create_task(one("follow-up", Priority.FOLLOW_UP))
+    await asyncio.gather(*queued, late)
+    assert order[0] == "follow-up"
+
+
+async def test_backfill_takes_a_free_token_at_once() -> None:
+    """With nobody waiting, backfill is not held back: it only yields to queued requests."""
+    clock = FakeClock()
+    b = bucket(clock, rate=10.0, capacity=2)
+    assert await b.acquire(priority=Priority.BACKFILL) == 0.0
+
+
+async def test_a_cancelled_waiter_spends_no_token() -> None:
+    """A request cancelled while it waits leaves its token to the next one in line."""
+    clock = FakeClock()
+    b = bucket(clock, rate=10.0, capacity=1)
+    await b.acquire()
+    doomed = asyncio.create_task(b.acquire())
+    await asyncio.sleep(0)
+    doomed.cancel()
+    assert await b.acquire() == pytest.approx(0.1, abs=EPS)
+    assert doomed.cancelled()
+
+
+async def test_a_failing_clock_fails_every_waiter_instead_of_hanging_them() -> None:
+    """If handing out tokens breaks, each waiter gets the error rather than waiting forever."""
+    clock = FakeClock(max_sleeps=0)
+    b = bucket(clock, rate=10.0, capacity=1)
+    await b.acquire()
+    waiters = [asyncio.create_task(b.acquire()) for _ in range(3)]
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    assert all(isinstance(r, AssertionError) for r in results)
 
 
 @settings(deadline=None, max_examples=60)
