@@ -324,6 +324,9 @@ DECLARE
     created integer := 0;
     name text;
 BEGIN
+    -- Callers run concurrently (one per organization); without the lock two of them could
+    -- both find a day missing and the second CREATE would fail.
+    PERFORM pg_advisory_xact_lock(hashtext('meraki.ensure_uplink_sample_partitions'));
     WHILE day <= last_day LOOP
         name := format('uplink_samples_%s', to_char(day, 'YYYYMMDD'));
         IF to_regclass(format('meraki.%I', name)) IS NULL THEN

@@ -12,8 +12,9 @@ import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 
-from daemon.errors import ApiError, ApiKeyRejected
+from daemon.errors import ApiError, ApiKeyRejected, DatabaseUnavailable, StoreError
 from daemon.meraki.models import Item, Organization
+from daemon.store.features import feature_state
 from daemon.sync.datasets import ORG_DATASETS, ORGANIZATIONS, Dataset
 from daemon.sync.run import RunResult, SyncContext, feature_gate, run_dataset
 from daemon.sync.samples import maintain_partitions, sync_uplink_samples
@@ -109,8 +110,13 @@ async def sync_org(
         return await feature_gate(ctx, dataset, org.id) or await run_dataset(ctx, dataset, org.id)
 
     async def in_order(group: list[Dataset]) -> list[RunResult]:
-        # Datasets of one optional feature run one after another: when the first finds the
-        # feature absent, the gate spares the others their call.
+        # Datasets of one optional feature run one after another (when the first finds the
+        # feature absent, the gate spares the others their call) unless the org is known to
+        # have it: then waiting would only add a round trip.
+        if len(group) > 1 and await _known_present(ctx, group[0].feature, org.id):
+            async with asyncio.TaskGroup() as together:
+                tasks = [together.create_task(one(dataset)) for dataset in group]
+            return [task.result() for task in tasks]
         return [await one(dataset) for dataset in group]
 
     try:
@@ -140,6 +146,17 @@ def _chains(datasets: tuple[Dataset, ...]) -> list[list[Dataset]]:
     return chains
 
 
+async def _known_present(ctx: SyncContext, feature: str | None, organization_id: str) -> bool:
+    """True when the org was last seen with the feature (unknown or unreadable: False)."""
+    if feature is None:
+        return False
+    try:
+        state = await feature_state(ctx.store, organization_id, feature)
+    except (DatabaseUnavailable, StoreError):
+        return False
+    return state is not None and state.available
+
+
 async def _as_list(run: Awaitable[RunResult]) -> list[RunResult]:
     return [await run]
 
@@ -159,7 +176,6 @@ async def sync_pass(
         raise ApiError(f"could not list organizations: {listing.error}")
     if on_orgs_listed is not None:
         on_orgs_listed(orgs)
-    await maintain_partitions(ctx)
     gate = asyncio.Semaphore(concurrency)
 
     async def one(org: OrgRef) -> OrgResult:
@@ -171,6 +187,9 @@ async def sync_pass(
 
     try:
         async with asyncio.TaskGroup() as group:
+            # Upkeep runs alongside: each org's loss/latency run creates the partitions it
+            # writes to itself.
+            group.create_task(maintain_partitions(ctx))
             tasks = [group.create_task(one(org)) for org in orgs]
     except* ApiKeyRejected:
         # One rejection cancels every other org's work; callers see a single, plain error.

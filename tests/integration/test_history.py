@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -17,6 +18,7 @@ from daemon.simulator import RunningSimulator
 from daemon.simulator.series import expected_samples
 from daemon.simulator.uplinks import uplink_devices, uplink_statuses
 from daemon.store import Store
+from daemon.store.samples import prepare_partitions
 from daemon.sync.datasets import UPLINK_STATUSES
 from daemon.sync.full_pass import sync_pass
 from daemon.sync.run import SyncContext, SyncOptions, run_dataset
@@ -296,3 +298,22 @@ async def test_a_window_fetched_again_never_stores_a_sample_twice(
     assert not result.failed
     assert sorted(await db_samples(db)) == before
     assert await db.fetchval("SELECT count(*) FROM meraki.uplink_sample_windows") == 12
+
+
+async def test_concurrent_partition_upkeep_creates_each_day_once(
+    store: Store, db: asyncpg.Connection
+) -> None:
+    """Every org's loss/latency run creates its partitions; running together they never clash."""
+    first_day = date(2031, 3, 1)
+    created = await asyncio.gather(
+        *(
+            prepare_partitions(store, first_day=first_day, last_day=first_day + timedelta(days=4))
+            for _ in range(8)
+        )
+    )
+    assert sum(created) == 5
+    names = await db.fetch(
+        "SELECT relname FROM pg_class"
+        " WHERE relkind = 'r' AND relname LIKE 'uplink_samples_203103%' ORDER BY 1"
+    )
+    assert [r["relname"] for r in names] == [f"uplink_samples_2031030{d}" for d in range(1, 6)]

@@ -215,6 +215,27 @@ async def test_a_forbidden_org_is_skipped_and_the_others_complete(
     assert await db_counts(db) == expected_counts(sim)
 
 
+@pytest.mark.simulator(orgs=4)
+async def test_an_org_known_to_have_secure_access_asks_sites_and_regions_together(
+    ctx: SyncContext, db: asyncpg.Connection, sim: RunningSimulator
+) -> None:
+    """Once the feature is known present, regions no longer wait for sites to answer."""
+    await sync_pass(ctx)
+    with_sase = next(org_id for org_id, org in live_orgs(sim).items() if org["sase"])
+    # Sites now fail: asked one after the other, regions would be spared the call.
+    sim.simulator.faults.settings.update({"forbidden_orgs": [with_sase]})
+
+    await sync_pass(ctx)
+
+    regions = await db.fetch(
+        "SELECT outcome, error FROM meraki.sync_runs"
+        " WHERE organization_id = $1 AND dataset = 'sase_regions' ORDER BY id",
+        with_sase,
+    )
+    assert [r["outcome"] for r in regions] == ["ok", "skipped"]
+    assert "HTTP 403" in regions[1]["error"]
+
+
 @pytest.mark.simulator(orgs=3, devices_per_network=10)
 async def test_malformed_rows_are_skipped_counted_and_never_soft_delete(
     ctx: SyncContext, db: asyncpg.Connection, sim: RunningSimulator
