@@ -390,6 +390,31 @@ async def test_limiter_org_acquire_also_takes_a_global_token() -> None:
     assert waited.global_s == pytest.approx(0.5, abs=EPS)
 
 
+async def test_a_request_held_in_the_global_queue_takes_a_fresh_org_token() -> None:
+    """A global wait longer than one org token interval spends a second org token, so the
+    org's requests as they leave never run ahead of its pace."""
+    clock = FakeClock()
+    rl = limiter(clock, org_rate=1.0, org_burst=2, ip_rate=0.5)  # global: 1 token per 2 s
+    await rl.acquire("org-a")
+    held = await rl.acquire("org-a")  # its org token at 0 s, its global token at 2 s
+    assert held.global_s == pytest.approx(2.0, abs=EPS)
+    # The org bucket refilled 2 tokens meanwhile; the fresh take left 1 of them, not 2.
+    org = rl.org_bucket("org-a")
+    assert await org.acquire() == 0.0
+    assert await org.acquire() == pytest.approx(1.0, abs=EPS)
+
+
+async def test_a_short_global_wait_keeps_its_org_token() -> None:
+    """Within one token interval the org token still stands: one token per request."""
+    clock = FakeClock()
+    rl = limiter(clock, org_rate=1.0, org_burst=3, ip_rate=4.0)  # global capacity 2
+    for _ in range(3):
+        await rl.acquire("org-a")  # the third waits 0.25 s for its global token
+    assert clock.now == pytest.approx(T0 + 0.25, abs=EPS)
+    org = rl.org_bucket("org-a")
+    assert await org.acquire() == pytest.approx(0.75, abs=EPS)
+
+
 async def test_limiter_acquire_none_takes_only_global() -> None:
     """`acquire(None)` spends only the global bucket and leaves every org bucket alone."""
     clock = FakeClock()
