@@ -19,7 +19,8 @@ log = structlog.get_logger("daemon.runtime")
 # A pass builds and drops hundreds of thousands of small acyclic objects (parsed JSON, models,
 # row tuples); with CPython's default first-generation threshold (700) the cyclic collector runs
 # thousands of times per pass and keeps rescanning every live page. 50,000 still collects
-# cycles promptly but cut the daemon's CPU per `large` pass by ~12% (bench/RESULTS.md).
+# cycles promptly; in the `large` benchmark it took the daemon's CPU per pass from 6.5 to
+# 5.75 s (bench/RESULTS.md).
 GC_GEN0_THRESHOLD = 50_000
 
 
