@@ -26,11 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 from bench import bounds, procs
 from bench.scenarios import Scenario
-from daemon.simulator.process import SimulatorProcess
+from daemon.simulator.process import SimulatorProcess, clean_env
 
 PASS_LINE = re.compile(
     r"^pass: (?P<orgs>\d+) organizations, (?P<devices>\d+) devices, (?P<requests>\d+) requests, "
@@ -43,7 +41,7 @@ SETTLE_S = 2.5
 
 def daemon_env(base_url: str, dsn: str, state_dir: Path) -> dict[str, str]:
     """The environment of `python -m daemon`: simulator, database, one loss/latency window."""
-    return procs.clean_env(
+    return clean_env(
         {
             "MERAKI_SYNC_MERAKI__BASE_URL": base_url,
             "MERAKI_SYNC_MERAKI__ALLOW_UNSAFE_BASE_URL": "true",
@@ -57,12 +55,7 @@ def daemon_env(base_url: str, dsn: str, state_dir: Path) -> dict[str, str]:
 
 
 async def _stored_windows(dsn: str) -> int:
-    conn = await asyncpg.connect(dsn)
-    try:
-        count: int = await conn.fetchval("SELECT count(*) FROM meraki.uplink_sample_windows")
-    finally:
-        await conn.close()
-    return count
+    return int(await procs.fetch_value(dsn, "SELECT count(*) FROM meraki.uplink_sample_windows"))
 
 
 def _by_path_diff(made: dict[str, int], need: dict[str, int]) -> dict[str, int]:
@@ -166,7 +159,7 @@ def sdk_pass(
     sim.reset_stats()
     done = procs.run_measured(
         [sys.executable, "-m", "bench.peer", "--proxy", sim.url, "--api-key", procs.API_KEY],
-        env=procs.clean_env(),
+        env=clean_env(),
         log_path=out_dir / "sdk.log",
         timeout_s=timeout_s,
     )

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from daemon.simulator.process import SimulatorProcess, spawn_simulator
+from daemon.simulator.process import SimulatorProcess, clean_env, spawn_simulator, stop
 from daemon.store.embedded import embedded_postgres
 
 API_KEY = "bench-key-6f1d2c3b4a5e6f70"
@@ -34,28 +34,6 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
     """Ask Linux to SIGTERM this child when the harness exits, however it exits."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without any meraki-sync or Meraki SDK setting."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MERAKI_SYNC_", "MERAKI_DASHBOARD_", "CREDENTIALS_DIRECTORY"))
-    }
-    env.update(extra or {})
-    return env
-
-
-def stop(process: subprocess.Popen[Any], grace_s: float = 10.0) -> None:
-    """Terminate a child (kill it if it lingers) and reap it."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=grace_s)
 
 
 @dataclass(frozen=True)
@@ -173,11 +151,15 @@ async def drop_database(server_dsn: str, dsn: str) -> None:
         await admin.close()
 
 
-async def server_version(server_dsn: str) -> str:
-    """PostgreSQL's `server_version`."""
-    conn = await asyncpg.connect(server_dsn)
+async def fetch_value(dsn: str, sql: str) -> Any:
+    """The first column of the first row of `sql`, on a connection of its own."""
+    conn = await asyncpg.connect(dsn)
     try:
-        version: str = await conn.fetchval("SHOW server_version")
+        return await conn.fetchval(sql)
     finally:
         await conn.close()
-    return version
+
+
+async def server_version(server_dsn: str) -> str:
+    """PostgreSQL's `server_version`."""
+    return str(await fetch_value(server_dsn, "SHOW server_version"))

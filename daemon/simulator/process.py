@@ -1,5 +1,6 @@
 """The simulator in a process of its own (`meraki-sync simulate --port 0`), for tests and
-benchmarks that must not share an event loop with it, with its /_sim controls over HTTP."""
+benchmarks that must not share an event loop with it, with its /_sim controls over HTTP; and the
+two helpers every such child process needs (`clean_env`, `stop`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,28 @@ from typing import Any
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without any meraki-sync or Meraki SDK setting."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MERAKI_SYNC_", "MERAKI_DASHBOARD_", "CREDENTIALS_DIRECTORY"))
+    }
+    env.update(extra or {})
+    return env
+
+
+def stop(process: subprocess.Popen[Any], grace_s: float = STOP_TIMEOUT_S) -> None:
+    """Terminate a child (kill it if it lingers) and reap it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=grace_s)
 
 
 class SimulatorProcess:
@@ -92,11 +115,6 @@ def spawn_simulator(
             )
         yield SimulatorProcess(process, line.rsplit(" ", 1)[1].strip())
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_TIMEOUT_S)
+        stop(process)
         if process.stdout is not None:
             process.stdout.close()

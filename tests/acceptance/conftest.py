@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.simulator.process import SimulatorProcess, spawn_simulator
+from daemon.simulator.process import SimulatorProcess, clean_env, spawn_simulator
 
 SIM_KEY = "acceptance-key-5e3c1f0a9b7d4c2e"
 
@@ -23,17 +22,6 @@ class Result:
     code: int
     stdout: str
     stderr: str
-
-
-def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without any meraki-sync or Meraki SDK setting."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MERAKI_SYNC_", "MERAKI_DASHBOARD_", "CREDENTIALS_DIRECTORY"))
-    }
-    env.update(extra or {})
-    return env
 
 
 def cli(*args: str, env: Mapping[str, str] | None = None, timeout_s: float = 120) -> Result:

@@ -31,8 +31,8 @@ from typing import Any, TypeVar
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from daemon.simulator.process import SimulatorProcess, spawn_simulator
-from tests.acceptance.conftest import SIM_KEY, clean_env
+from daemon.simulator.process import SimulatorProcess, clean_env, spawn_simulator
+from tests.acceptance.conftest import SIM_KEY
 
 T = TypeVar("T")
 
