@@ -12,11 +12,17 @@ import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 
-from daemon.errors import ApiError, ApiKeyRejected, DatabaseUnavailable, StoreError
+from daemon.errors import ApiError, ApiKeyRejected
 from daemon.meraki.models import Item, Organization
-from daemon.store.features import feature_state
 from daemon.sync.datasets import ORG_DATASETS, ORGANIZATIONS, Dataset
-from daemon.sync.run import RunResult, SyncContext, feature_gate, run_dataset
+from daemon.sync.run import (
+    RunResult,
+    SyncContext,
+    feature_gate,
+    known_feature_state,
+    run_dataset,
+    skip_if_absent,
+)
 from daemon.sync.samples import maintain_partitions, sync_uplink_samples
 
 
@@ -113,11 +119,15 @@ async def sync_org(
         # Datasets of one optional feature run one after another (when the first finds the
         # feature absent, the gate spares the others their call) unless the org is known to
         # have it: then waiting would only add a round trip.
-        if len(group) > 1 and await _known_present(ctx, group[0].feature, org.id):
+        first, rest = group[0], group[1:]
+        state = await known_feature_state(ctx, first, org.id)
+        if rest and state is not None and state.available:
             async with asyncio.TaskGroup() as together:
-                tasks = [together.create_task(one(dataset)) for dataset in group]
+                tasks = [together.create_task(run_dataset(ctx, d, org.id)) for d in group]
             return [task.result() for task in tasks]
-        return [await one(dataset) for dataset in group]
+        runs = [skip_if_absent(ctx, first, org.id, state) or await run_dataset(ctx, first, org.id)]
+        # The rest read the state again: the first run may just have found the feature gone.
+        return runs + [await one(dataset) for dataset in rest]
 
     try:
         async with asyncio.TaskGroup() as group:
@@ -144,17 +154,6 @@ def _chains(datasets: tuple[Dataset, ...]) -> list[list[Dataset]]:
             by_feature[dataset.feature] = [dataset]
             chains.append(by_feature[dataset.feature])
     return chains
-
-
-async def _known_present(ctx: SyncContext, feature: str | None, organization_id: str) -> bool:
-    """True when the org was last seen with the feature (unknown or unreadable: False)."""
-    if feature is None:
-        return False
-    try:
-        state = await feature_state(ctx.store, organization_id, feature)
-    except (DatabaseUnavailable, StoreError):
-        return False
-    return state is not None and state.available
 
 
 async def _as_list(run: Awaitable[RunResult]) -> list[RunResult]:

@@ -26,7 +26,7 @@ from daemon.errors import (
 from daemon.meraki.client import CallStats, MerakiClient
 from daemon.meraki.models import Item, Row, RowRejected, parse_item
 from daemon.store import RunRecord, Store
-from daemon.store.features import feature_state, record_feature
+from daemon.store.features import FeatureState, feature_state, record_feature
 from daemon.sync.datasets import Dataset
 
 log = structlog.get_logger("daemon.sync")
@@ -166,12 +166,27 @@ async def feature_gate(
     ctx: SyncContext, dataset: Dataset, organization_id: str
 ) -> RunResult | None:
     """A quiet skip when the org was recently found without the dataset's feature, else None."""
+    state = await known_feature_state(ctx, dataset, organization_id)
+    return skip_if_absent(ctx, dataset, organization_id, state)
+
+
+async def known_feature_state(
+    ctx: SyncContext, dataset: Dataset, organization_id: str
+) -> FeatureState | None:
+    """What was last recorded about the dataset's feature for the org (None: no feature,
+    never checked, or the database cannot tell)."""
     if dataset.feature is None:
         return None
     try:
-        state = await feature_state(ctx.store, organization_id, dataset.feature)
+        return await feature_state(ctx.store, organization_id, dataset.feature)
     except (DatabaseUnavailable, StoreError):
         return None  # unknown: try the dataset; its own write will report the database
+
+
+def skip_if_absent(
+    ctx: SyncContext, dataset: Dataset, organization_id: str, state: FeatureState | None
+) -> RunResult | None:
+    """The quiet skip `feature_gate` returns, decided from an already read `state`."""
     if state is None or state.available:
         return None
     age_s = (ctx.now() - state.checked_at).total_seconds()
