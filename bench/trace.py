@@ -21,7 +21,7 @@ from typing import Any
 
 from yarl import URL
 
-from daemon import cli
+from daemon.cli import main as cli
 from daemon.meraki import ratelimit
 from daemon.meraki.client import CallStats, MerakiClient
 

@@ -20,7 +20,7 @@ import asyncpg
 import pytest
 from yarl import URL
 
-from daemon.config import MerakiSettings
+from daemon.core.config import MerakiSettings
 from daemon.meraki.client import ClientOptions, MerakiClient, host_key
 from daemon.meraki.ratelimit import RateLimiter
 from daemon.simulator import RunningSimulator, SimulatorOptions, running_simulator

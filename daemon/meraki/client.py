@@ -19,8 +19,9 @@ import aiohttp
 import structlog
 from yarl import URL
 
-from daemon import __version__, metrics
-from daemon.errors import (
+from daemon import __version__
+from daemon.core import metrics
+from daemon.core.errors import (
     ApiError,
     ApiKeyRejected,
     BadResponse,

@@ -22,7 +22,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from daemon.errors import RetriesExhausted
+from daemon.core.errors import RetriesExhausted
 from daemon.meraki.retry_after import parse_retry_after
 
 T = TypeVar("T")

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from daemon.errors import BadResponse
+from daemon.core.errors import BadResponse
 from daemon.meraki.models import Id, Item, Payload, Row
 
 

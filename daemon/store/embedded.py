@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from daemon.errors import ConfigError
+from daemon.core.errors import ConfigError
 
 DATABASE = "meraki"
 _DATABASE_EXISTS = "SELECT 1 FROM pg_database WHERE datname = 'meraki';"

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from daemon.errors import BadResponse
+from daemon.core.errors import BadResponse
 from daemon.meraki.models import Device, DeviceStatus, Item, Network, Organization
 from daemon.meraki.sase import SaseRegion, SaseSite, items_body
 from daemon.meraki.uplinks import UplinkDevice

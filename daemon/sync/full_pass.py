@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 
-from daemon.errors import ApiError, ApiKeyRejected
+from daemon.core.errors import ApiError, ApiKeyRejected
 from daemon.meraki.models import Item, Organization
 from daemon.sync.datasets import ORG_DATASETS, ORGANIZATIONS, Dataset
 from daemon.sync.run import (

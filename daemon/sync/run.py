@@ -15,8 +15,8 @@ from typing import Literal
 
 import structlog
 
-from daemon import metrics
-from daemon.errors import (
+from daemon.core import metrics
+from daemon.core.errors import (
     ApiError,
     ApiKeyRejected,
     DatabaseUnavailable,

@@ -16,8 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import structlog
 
-from daemon import metrics
-from daemon.errors import (
+from daemon.core import metrics
+from daemon.core.errors import (
     ApiError,
     ApiKeyRejected,
     DatabaseUnavailable,

@@ -19,9 +19,9 @@ from functools import partial
 
 import structlog
 
-from daemon import metrics
-from daemon.config import SyncSettings
-from daemon.errors import ApiKeyRejected
+from daemon.core import metrics
+from daemon.core.config import SyncSettings
+from daemon.core.errors import ApiKeyRejected
 from daemon.sync.datasets import (
     DEVICE_STATUSES,
     DEVICES,

@@ -7,7 +7,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from daemon.errors import EXIT_CONFIG, EXIT_NOPERM
+from daemon.core.errors import EXIT_CONFIG, EXIT_NOPERM
 from daemon.simulator.process import SimulatorProcess
 from daemon.store.database import SCHEMA_VERSION
 from tests.acceptance.conftest import SIM_KEY, cli, write_config

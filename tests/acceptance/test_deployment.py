@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.metrics import MetricWrapperBase
 
-from daemon import metrics
-from daemon.errors import EXIT_CONFIG
+from daemon.core import metrics
+from daemon.core.errors import EXIT_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "meraki-sync.service"
@@ -138,7 +138,7 @@ SCRAPE_SCRIPT = textwrap.dedent(
     """
     import sys
     from prometheus_client import generate_latest
-    from daemon import metrics as m
+    from daemon.core import metrics as m
 
     m.REQUESTS.labels(org="549236", endpoint="/organizations/{organizationId}/devices",
                       code="200").inc()

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from daemon.errors import EXIT_FAILURE, EXIT_OK
+from daemon.core.errors import EXIT_FAILURE, EXIT_OK
 from daemon.store import Store
 from daemon.sync.full_pass import sync_pass
 from daemon.sync.run import SyncContext

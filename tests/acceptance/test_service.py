@@ -23,7 +23,7 @@ import asyncpg
 import pytest
 
 from daemon import __version__
-from daemon.errors import EXIT_CONFIG, EXIT_OK
+from daemon.core.errors import EXIT_CONFIG, EXIT_OK
 from daemon.simulator import SimulatorOptions, World
 from daemon.simulator.process import SimulatorProcess
 from daemon.simulator.series import expected_samples

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 import structlog
 
-from daemon.logs import configure_logging
+from daemon.core.logs import configure_logging
 from daemon.meraki.client import MerakiClient
 from daemon.simulator import RunningSimulator
 from daemon.simulator.series import expected_samples

@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from daemon.mapping import (
+from daemon.core.mapping_csv import (
     CustomerMapping,
     InvalidMappingFile,
     MappingError,
@@ -16,7 +16,7 @@ from daemon.mapping import (
     render_mapping_csv,
 )
 from daemon.store import Store
-from daemon.store.mapping import (
+from daemon.store.customer_map import (
     all_mappings,
     import_mappings,
     mapped_networks,

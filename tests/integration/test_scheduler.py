@@ -10,7 +10,7 @@ from datetime import datetime
 import asyncpg
 import pytest
 
-from daemon.config import SyncSettings
+from daemon.core.config import SyncSettings
 from daemon.meraki.client import MerakiClient
 from daemon.simulator import RunningSimulator, SimulatorOptions, running_simulator
 from daemon.store import Store

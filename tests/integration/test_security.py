@@ -12,8 +12,8 @@ import structlog
 from aiohttp import web
 from prometheus_client import generate_latest
 
-from daemon.errors import ApiKeyRejected, RedirectRefused
-from daemon.logs import configure_logging
+from daemon.core.errors import ApiKeyRejected, RedirectRefused
+from daemon.core.logs import configure_logging
 from daemon.meraki.client import CallStats, MerakiClient
 from daemon.simulator import RunningSimulator
 from daemon.sync.datasets import NETWORKS

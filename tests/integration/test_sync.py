@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from daemon.errors import ApiKeyRejected
+from daemon.core.errors import ApiKeyRejected
 from daemon.simulator import RunningSimulator
 from daemon.store import RunRecord, Store
 from daemon.sync.datasets import DEVICES, ORG_DATASETS, SASE_REGIONS

@@ -11,7 +11,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, SecretStr
 
-from daemon.config import (
+from daemon.core.config import (
     MERAKI_HOSTS,
     DatabaseSettings,
     LogSettings,
@@ -23,7 +23,7 @@ from daemon.config import (
     load_settings,
     resolve_api_key,
 )
-from daemon.errors import ConfigError
+from daemon.core.errors import ConfigError
 
 EXAMPLE = Path(__file__).parents[2] / "config.example.toml"
 KEY = "0123456789abcdef0123456789abcdef01234567"

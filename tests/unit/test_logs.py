@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import structlog
 
-from daemon.logs import REDACTED, Redactor, configure_logging
+from daemon.core.logs import REDACTED, Redactor, configure_logging
 
 SECRET = "0123456789abcdef0123456789abcdef01234567"
 OTHER_SECRET = "pg-password-hunter2"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.mapping import (
+from daemon.core.mapping_csv import (
     CustomerMapping,
     MappingError,
     Problem,

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tenacity import AsyncRetrying
 
-from daemon.errors import ApiKeyRejected, RetriesExhausted
+from daemon.core.errors import ApiKeyRejected, RetriesExhausted
 from daemon.meraki import retry as retry_mod
 from daemon.meraki.retry import (
     BACKOFF_INITIAL_S,

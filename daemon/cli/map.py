@@ -17,18 +17,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from daemon.config import Settings
-from daemon.errors import EXIT_FAILURE, EXIT_OK
-from daemon.mapping import (
+from daemon.core.config import Settings
+from daemon.core.errors import EXIT_FAILURE, EXIT_OK
+from daemon.core.mapping_csv import (
     InvalidMappingFile,
     MappingError,
     Problem,
     render_mapping_csv,
     typed_mapping,
 )
-from daemon.runtime import open_store
+from daemon.service.runtime import open_store
 from daemon.store import Store
-from daemon.store.mapping import (
+from daemon.store.customer_map import (
     ImportResult,
     MappedNetwork,
     all_mappings,

@@ -33,7 +33,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from daemon.errors import ConfigError
+from daemon.core.errors import ConfigError
 
 _HOSTS_IN_ORDER = (
     "api.meraki.com",

@@ -8,7 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import structlog
 
-from daemon.config import Settings, allowed_hosts
+from daemon.core.config import Settings, allowed_hosts
 from daemon.meraki.client import ClientOptions, MerakiClient
 from daemon.meraki.ratelimit import RateLimiter
 from daemon.store import Store

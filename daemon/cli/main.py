@@ -13,10 +13,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from daemon import __version__, commands
-from daemon.config import Settings, load_settings, resolve_api_key
-from daemon.demo import add_demo_arguments, demo
-from daemon.errors import (
+from daemon import __version__
+from daemon.cli import commands
+from daemon.cli.demo import add_demo_arguments, demo
+from daemon.cli.map import add_map_arguments, run_map
+from daemon.core.config import Settings, load_settings, resolve_api_key
+from daemon.core.errors import (
     EXIT_CONFIG,
     EXIT_FAILURE,
     EXIT_NOPERM,
@@ -27,10 +29,9 @@ from daemon.errors import (
     MerakiSyncError,
     SchemaOutdated,
 )
-from daemon.logs import configure_logging
-from daemon.map_cli import add_map_arguments, run_map
-from daemon.runtime import log_secrets, tune_gc
-from daemon.service import run_service
+from daemon.core.logs import configure_logging
+from daemon.service.lifecycle import run_service
+from daemon.service.runtime import log_secrets, tune_gc
 from daemon.simulator import SimulatorOptions, serve_forever
 
 NEEDS_API_KEY = frozenset({"check", "once", "run"})

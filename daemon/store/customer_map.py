@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from daemon.mapping import (
+from daemon.core.mapping_csv import (
     CustomerMapping,
     InvalidMappingFile,
     MappingError,

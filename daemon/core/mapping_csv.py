@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from daemon.errors import MerakiSyncError
+from daemon.core.errors import MerakiSyncError
 
 COLUMNS = ("organization_id", "network_id", "customer_id", "customer_name")
 REQUIRED = ("organization_id", "network_id", "customer_id")

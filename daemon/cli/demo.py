@@ -15,11 +15,11 @@ import socket
 import time
 from pathlib import Path
 
-from daemon.commands import run_pass
-from daemon.config import Settings
-from daemon.errors import EXIT_FAILURE, EXIT_OK
-from daemon.runtime import open_store
-from daemon.service import run_service
+from daemon.cli.commands import run_pass
+from daemon.core.config import Settings
+from daemon.core.errors import EXIT_FAILURE, EXIT_OK
+from daemon.service.lifecycle import run_service
+from daemon.service.runtime import open_store
 from daemon.simulator import RunningSimulator, SimulatorOptions, running_simulator
 from daemon.store import Store
 from daemon.store.embedded import DATABASE

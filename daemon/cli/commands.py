@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import structlog
 
-from daemon.config import Settings
-from daemon.errors import EXIT_FAILURE, EXIT_OK, DatabaseUnavailable, StoreError
+from daemon.cli.progress import PassProgress
+from daemon.cli.summary import pass_line
+from daemon.core.config import Settings
+from daemon.core.errors import EXIT_FAILURE, EXIT_OK, DatabaseUnavailable, StoreError
 from daemon.meraki.client import CallStats
-from daemon.progress import PassProgress
-from daemon.runtime import open_client, open_store
+from daemon.service.runtime import open_client, open_store
 from daemon.store import Store
-from daemon.summary import pass_line
 from daemon.sync.datasets import ORGANIZATIONS
 from daemon.sync.full_pass import PassResult, sync_pass
 from daemon.sync.run import SyncContext, SyncOptions

@@ -24,16 +24,17 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from daemon import __version__, metrics
-from daemon.config import Settings, resolve_api_key
-from daemon.errors import EXIT_OK, ApiError, ApiKeyRejected, ConfigError, DatabaseUnavailable
-from daemon.health import Readiness, serving
-from daemon.logs import add_secrets
+from daemon import __version__
+from daemon.core import metrics
+from daemon.core.config import Settings, resolve_api_key
+from daemon.core.errors import EXIT_OK, ApiError, ApiKeyRejected, ConfigError, DatabaseUnavailable
+from daemon.core.logs import add_secrets
 from daemon.meraki.client import CallStats, MerakiClient
-from daemon.notify import Notifier
-from daemon.runtime import log_secrets, open_client, open_store
+from daemon.service.health import Readiness, serving
+from daemon.service.notify import Notifier
+from daemon.service.runtime import log_secrets, open_client, open_store
 from daemon.store import Store
-from daemon.store.mapping import import_mapping_csv
+from daemon.store.customer_map import import_mapping_csv
 from daemon.sync.datasets import DEVICE_STATUSES, ORGANIZATIONS
 from daemon.sync.ownership import OwnAll
 from daemon.sync.run import SyncContext, SyncOptions

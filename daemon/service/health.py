@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from daemon.errors import ConfigError
+from daemon.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from daemon.summary import org_line
+from daemon.cli.summary import org_line
 from daemon.sync.full_pass import OrgRef, OrgResult
 
 

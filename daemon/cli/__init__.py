@@ -1,0 +1,1 @@
+"""The command line: argument parsing, the verbs, and what they print."""

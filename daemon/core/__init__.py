@@ -1,0 +1,1 @@
+"""Shared basics: settings, errors, logging, metrics and the customer-mapping file format."""

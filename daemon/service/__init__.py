@@ -1,0 +1,1 @@
+"""The long-running service: lifecycle, probes, systemd notification, parts built from settings."""
