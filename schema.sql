@@ -643,4 +643,27 @@ COMMENT ON COLUMN meraki.customer_sase_sites.vpn_type IS 'spoke or hub.';
 COMMENT ON COLUMN meraki.customer_sase_sites.default_route IS 'True when the default route goes through Secure Access.';
 COMMENT ON COLUMN meraki.customer_sase_sites.local_subnets IS 'Local subnets the site advertises.';
 
-INSERT INTO meraki.schema_version (version) VALUES (1), (2) ON CONFLICT (version) DO NOTHING;
+
+-- ---------------------------------------------------------------------------------------------
+-- Version 3: the GA contract of API v1.75 (Secure Access in its GA shape, device availability
+-- with Meraki's own transition times, the fields MSPs need), and what hostile answers and
+-- operators taught. Columns added to v1/v2 tables are added here with ADD COLUMN IF NOT EXISTS,
+-- so a v2 database migrates in place and a fresh one ends up the same.
+-- ---------------------------------------------------------------------------------------------
+
+-- v3: Secure Access (SASE) in the GA shape, and site connectivity.
+
+
+-- v3: device availability and its change history.
+
+
+-- v3: fields MSPs need (organizations, devices, cellular uplinks).
+
+
+-- v3: run outcomes and the listing guard.
+
+
+-- v3: roles and operator-facing objects.
+
+
+INSERT INTO meraki.schema_version (version) VALUES (1), (2), (3) ON CONFLICT (version) DO NOTHING;

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import asyncpg
 import structlog
 
-from daemon import metrics
-from daemon.errors import DatabaseUnavailable, SchemaOutdated, StoreError
+from daemon.core import metrics
+from daemon.core.errors import DatabaseUnavailable, SchemaOutdated, StoreError
 from daemon.store.queries import query
 
 if TYPE_CHECKING:
     Connection: TypeAlias = asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 log = structlog.get_logger("daemon.store")
 
 # Errors that mean "the server is not there", as opposed to "the server said no".
