@@ -19,6 +19,8 @@ from meraki_client._api.organizations import Organizations
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 SPEC_EXAMPLES = EXAMPLES_DIR / "spec-v1.44.0.json"
 """Response examples of the official OpenAPI spec v1.44.0, keyed by path template."""
+BETA_EXAMPLES = EXAMPLES_DIR / "beta-changelog.json"
+"""Beta (not GA) response examples of the SASE operations, keyed by path template."""
 GA_EXAMPLES = EXAMPLES_DIR / "ga-v1.75.1.json"
 """Response examples of meraki-client 0.22 (generated from spec v1.75.1), keyed by
 operationId."""

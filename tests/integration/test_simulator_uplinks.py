@@ -17,10 +17,10 @@ from yarl import URL
 
 from daemon.simulator import RunningSimulator, running_simulator
 from daemon.simulator.series import expected_sample_count, expected_samples
+from tests.contract.vendored import BETA_EXAMPLES, SPEC_EXAMPLES
 from tests.integration.test_simulator import (
     API_KEY,
     AUTH,
-    EXAMPLES,
     FIXED_NOW,
     assert_has_fields,
     get,
@@ -83,9 +83,10 @@ async def walk_items(
 
 async def test_new_shapes_contain_every_example_field(http: aiohttp.ClientSession) -> None:
     """Uplink statuses, loss/latency, SASE sites and regions carry every example field."""
-    if not EXAMPLES.exists():
-        pytest.skip(f"{EXAMPLES} is not there")
-    examples = json.loads(EXAMPLES.read_text())
+    examples = {
+        **json.loads(SPEC_EXAMPLES.read_text(encoding="utf-8")),
+        **json.loads(BETA_EXAMPLES.read_text(encoding="utf-8")),
+    }
     options = unlimited(orgs=2, networks_per_org=4, devices_per_network=30, cellular_share=1.0)
     async with running_simulator(options, clock=lambda: FIXED_NOW) as running:
         base = f"{running.base_url}/organizations/{org_ids(running)[0]}"
