@@ -114,3 +114,25 @@ def strict_validate(model: type[M], payload: Any, where: str = "$") -> M:
     if problems:
         raise ContractViolation("; ".join(sorted(problems)))
     return validated
+
+
+def key_paths(value: Any, where: str = "$") -> Iterator[str]:
+    """Every key path in a decoded JSON value, list indices folded to `[]`:
+    {"a": [{"b": 1}]} gives `$.a` and `$.a[].b`."""
+    if isinstance(value, dict):
+        for key, element in value.items():
+            yield f"{where}.{key}"
+            yield from key_paths(element, f"{where}.{key}")
+    elif isinstance(value, list):
+        for element in value:
+            yield from key_paths(element, f"{where}[]")
+
+
+def never_sent(example_paths: set[str], sent_paths: set[str]) -> list[str]:
+    """The example's key paths never sent, each named once at its shallowest missing level."""
+    missing = example_paths - sent_paths
+    return sorted(
+        path
+        for path in missing
+        if not any(path.startswith((f"{other}.", f"{other}[]")) for other in missing)
+    )

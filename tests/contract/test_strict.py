@@ -12,7 +12,7 @@ from meraki_client.schemas import (
     GetOrganizationUplinksStatusesResponseItem,
 )
 
-from tests.contract.strict import ContractViolation, strict_validate
+from tests.contract.strict import ContractViolation, key_paths, never_sent, strict_validate
 from tests.contract.vendored import ga_example
 
 
@@ -95,3 +95,17 @@ def test_every_problem_is_named() -> None:
         strict_validate(GetOrganizationUplinksStatusesResponseItem, item)
     assert "$.extraOne" in str(caught.value)
     assert "$.uplinks[0].extraTwo" in str(caught.value)
+
+
+def test_key_paths_fold_list_indices() -> None:
+    """Key paths name nested keys once per shape, whatever the list index."""
+    value = {"a": [{"b": 1}, {"b": 2, "c": None}], "d": {"e": []}}
+    assert set(key_paths(value)) == {"$.a", "$.a[].b", "$.a[].c", "$.d", "$.d.e"}
+
+
+def test_never_sent_names_the_shallowest_missing_key() -> None:
+    """A missing object is named once, not with every key under it; present keys are not."""
+    example = set(key_paths({"id": 1, "cloud": {"region": {"name": "x", "host": {"name": "y"}}}}))
+    sent = set(key_paths({"id": 2, "cloud": {"region": {"name": "z"}}}))
+    assert never_sent(example, sent) == ["$.cloud.region.host"]
+    assert never_sent(example, example) == []
