@@ -224,6 +224,7 @@ def test_every_endpoint_the_daemon_calls_has_a_row() -> None:
 def test_every_known_mismatch_names_an_endpoint_of_the_table() -> None:
     """No stale expected failure: each one names an endpoint in the table."""
     assert set(SIMULATOR_MISMATCHES) <= set(BY_PATH)
+    assert set(SIMULATOR_OMISSIONS) <= set(BY_PATH)
 
 
 @pytest.mark.parametrize("world", WORLDS, ids=world_id)
