@@ -288,6 +288,8 @@ class MerakiClient:
             return parse_json(answer.body, endpoint)
         if status == 401:
             self.key_rejected = True
+            # ApiKeyRejected stops every org and lands in no sync_runs row: log the id here.
+            log.warning("api_unauthorized", endpoint=endpoint, request_id=answer.request_id)
             raise ApiKeyRejected()
         if status >= 500:
             raise ServerError(status, answer.request_id)

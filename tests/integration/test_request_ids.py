@@ -11,7 +11,9 @@ import pytest
 import structlog
 from aiohttp import web
 
+from daemon.core.errors import ApiKeyRejected
 from daemon.core.logs import configure_logging
+from daemon.meraki.client import CallStats
 from daemon.store import Store
 from daemon.sync.datasets import NETWORKS
 from daemon.sync.run import SyncContext, run_dataset
@@ -103,3 +105,21 @@ async def test_a_hostile_request_id_is_cut_to_safe_text(
     rid = error.split("X-Request-Id ", 1)[1].rstrip(")")
     assert rid.startswith("abcdxxx")
     assert len(rid) <= 128
+
+
+async def test_a_401_request_id_is_logged(captured_logs: io.StringIO) -> None:
+    """A 401 stops everything and records no run, so its X-Request-Id goes to the log."""
+
+    async def unauthorized(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"errors": ["Invalid API key"]}, status=401, headers={"X-Request-Id": "beef01"}
+        )
+
+    async with hostile_server({NETWORKS_PATH: unauthorized}) as server, server.client() as client:
+        with pytest.raises(ApiKeyRejected):
+            await client.get(
+                client.url(NETWORKS_PATH), org_id=ORG, endpoint=NETWORKS.endpoint, stats=CallStats()
+            )
+    (event,) = events(captured_logs, "api_unauthorized")
+    assert event["request_id"] == "beef01"
+    assert event["endpoint"] == NETWORKS.endpoint
