@@ -10,6 +10,7 @@ answer goes into the retry log and the error (Meraki support asks for it).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -264,10 +265,13 @@ class MerakiClient:
                     if response.status >= 400
                     else None
                 )
-                body = await read_capped(response, self._options.max_body_bytes, endpoint)
                 if response.status == 429:
+                    # The pause applies whatever the body holds, so it is set before reading.
                     self._rate_limited(org_id, response.headers.get("Retry-After"), stats)
+                    with contextlib.suppress(BadResponse):  # read only to reuse the connection
+                        await read_capped(response, self._options.max_body_bytes, endpoint)
                     raise RateLimited(response.headers.get("Retry-After"), request_id)
+                body = await read_capped(response, self._options.max_body_bytes, endpoint)
                 return _Answer(
                     status=response.status,
                     location=response.headers.get("Location"),

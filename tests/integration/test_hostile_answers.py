@@ -196,3 +196,27 @@ async def test_a_run_meeting_deep_json_records_a_failed_row(
     assert row["outcome"] == "failed"
     assert "unparsable JSON" in row["error"]
     assert NETWORKS.endpoint in row["error"]
+
+
+async def test_a_429_with_an_oversized_body_still_pauses_and_retries() -> None:
+    """A 429 is a 429 whatever its body: the org pauses, the request is retried and succeeds."""
+    answered = 0
+
+    async def limited_once(request: web.Request) -> web.Response:
+        nonlocal answered
+        answered += 1
+        if answered == 1:
+            return fixed(b" " * (2 * MIB), status=429, headers={"Retry-After": "0"})
+        return fixed(b"[]")
+
+    stats = CallStats()
+    async with (
+        hostile_server({NETWORKS_PATH: limited_once}) as server,
+        server.client(max_body_bytes=MIB) as client,
+    ):
+        body, _ = await client.get(
+            client.url(NETWORKS_PATH), org_id=ORG, endpoint=NETWORKS.endpoint, stats=stats
+        )
+    assert body == []
+    assert stats.rate_limited == 1
+    assert server.hits(NETWORKS_PATH) == 2
