@@ -51,7 +51,3 @@ class PerPageLimits:
             return None
         self._maximum[endpoint] = rejected.high
         return rejected.high
-
-    def known(self, endpoint: str) -> int | None:
-        """The remembered maximum of `endpoint`, if a 400 ever named one."""
-        return self._maximum.get(endpoint)
