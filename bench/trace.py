@@ -53,7 +53,7 @@ def _install() -> None:
 
     async def send(
         self: MerakiClient, url: URL, org_id: str | None, endpoint: str, stats: CallStats
-    ) -> tuple[int, str | None, str | None, bytes]:
+    ) -> Any:
         started = time.monotonic()
         answer = await original_send(self, url, org_id, endpoint, stats)
         _TRACE.append(
@@ -63,8 +63,8 @@ def _install() -> None:
                 "t": time.monotonic(),
                 "org": org_id,
                 "endpoint": endpoint,
-                "status": answer[0],
-                "bytes": len(answer[3]),
+                "status": answer.status,
+                "bytes": len(answer.body),
             }
         )
         return answer

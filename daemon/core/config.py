@@ -34,6 +34,8 @@ from pydantic_settings import (
 )
 
 from daemon.core.errors import ConfigError
+from daemon.meraki.user_agent import DEFAULT_VENDOR
+from daemon.meraki.user_agent import NAME as USER_AGENT_NAME
 
 _HOSTS_IN_ORDER = (
     "api.meraki.com",
@@ -81,6 +83,15 @@ class MerakiSettings(BaseModel):
     max_attempts: int = Field(default=5, ge=1, le=20)
     retry_total_s: float = Field(default=120.0, gt=0)
     key_recheck_s: float = Field(default=300.0, gt=0)
+    # The largest page Meraki sends is networks at perPage 100,000: about 35 MB at the spec
+    # example's 346 bytes per network, ~100 MB with long names, tags and notes; 128 MiB covers
+    # it. A bigger (or endless) body fails its request instead of growing the process.
+    max_body_bytes: int = Field(default=128 * 1024 * 1024, ge=64 * 1024)
+    # A listing stops after ceil(max_listing_items / perPage) + 1 pages: a rel=next chain that
+    # keeps inventing URLs costs at most 1,001 pages of 1,000 (about 100 s of an org's budget).
+    max_listing_items: int = Field(default=1_000_000, ge=1)
+    # Meraki's User-Agent is `ApplicationName/version VendorName`, names letters and digits only.
+    user_agent_vendor: str = DEFAULT_VENDOR
     # NoDecode: the environment may give "1,2" as well as a JSON list; the validator decides.
     organizations: Annotated[tuple[str, ...], NoDecode] = ()
 
@@ -112,6 +123,16 @@ class MerakiSettings(BaseModel):
         ):
             raise ValueError(_BASE_URL_RULE)
         return url
+
+    @field_validator("user_agent_vendor")
+    @classmethod
+    def _check_vendor(cls, value: str) -> str:
+        if not USER_AGENT_NAME.fullmatch(value):
+            raise ValueError(
+                "must be letters and digits only (Meraki's User-Agent rule: no spaces, hyphens"
+                " or special characters)"
+            )
+        return value
 
     @field_validator("organizations", mode="before")
     @classmethod

@@ -3,12 +3,14 @@
 Every request, whether a first try, a retry or a redirect hop, waits on its org's bucket and the
 global bucket. Redirects are followed by hand and only to allowed hosts, so the Authorization
 header neither leaks to a stranger nor gets dropped. The key lives in one header dict and is
-never part of a URL, an exception or a log event.
+never part of a URL, an exception or a log event. Bodies are read up to `max_body_bytes`, a
+listing stops on a repeated or runaway `rel=next`, and the `X-Request-Id` of every failed
+answer goes into the retry log and the error (Meraki support asks for it).
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +21,6 @@ import aiohttp
 import structlog
 from yarl import URL
 
-from daemon import __version__
 from daemon.core import metrics
 from daemon.core.errors import (
     ApiError,
@@ -28,9 +29,13 @@ from daemon.core.errors import (
     EndpointUnavailable,
     RedirectRefused,
 )
+from daemon.meraki.body import parse_json, read_capped
 from daemon.meraki.links import next_link
+from daemon.meraki.paging import PageGuard
+from daemon.meraki.per_page import PerPageLimits, PerPageRejected, allowed_range
 from daemon.meraki.ratelimit import Priority, RateLimiter
 from daemon.meraki.retry import RateLimited, ServerError, Transient, pause_for, with_retries
+from daemon.meraki.user_agent import DEFAULT_VENDOR, user_agent
 
 log = structlog.get_logger("daemon.meraki")
 
@@ -58,6 +63,18 @@ class ClientOptions:
     timeout_s: float = 30.0
     max_attempts: int = 5
     retry_total_s: float = 120.0
+    max_body_bytes: int = 128 * 1024 * 1024
+    max_listing_items: int = 1_000_000
+    user_agent_vendor: str = DEFAULT_VENDOR
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    location: str | None
+    link: str | None
+    body: bytes
+    request_id: str | None
 
 
 def host_key(url: URL) -> str:
@@ -76,9 +93,10 @@ class MerakiClient:
         self._headers = {
             "Authorization": f"Bearer {api_key}",
             "Accept": "application/json",
-            "User-Agent": f"MerakiSync/{__version__} meraki-sync",
+            "User-Agent": user_agent(options.user_agent_vendor),
         }
         self._session: aiohttp.ClientSession | None = None
+        self._per_page = PerPageLimits()
         self.key_rejected = False
         self._check_allowed(self._base)
 
@@ -139,7 +157,7 @@ class MerakiClient:
         `priority` orders it among requests waiting for tokens (see `Priority`).
         """
 
-        def on_retry(reason: str, wait_s: float, attempt: int) -> None:
+        def on_retry(reason: str, wait_s: float, attempt: int, request_id: str | None) -> None:
             stats.retries += 1
             metrics.RETRIES.labels(org_id or "", reason).inc()
             log.info(
@@ -149,6 +167,7 @@ class MerakiClient:
                 reason=reason,
                 attempt=attempt,
                 wait_s=round(wait_s, 3),
+                request_id=request_id,
             )
 
         return await with_retries(
@@ -170,14 +189,38 @@ class MerakiClient:
     ) -> AsyncIterator[Any]:
         """Yield each page's JSON body, following `rel=next` verbatim until the last page.
 
-        Pages after the first go ahead of other waiting requests (`Priority.FOLLOW_UP`).
+        Pages after the first go ahead of other waiting requests (`Priority.FOLLOW_UP`). The
+        first page asks for the largest perPage the endpoint is known to take; a 400 naming a
+        smaller maximum is retried once with it (see `daemon.meraki.per_page`). A repeated or
+        runaway `rel=next` chain ends in `BadResponse` (see `daemon.meraki.paging`).
         """
-        url: URL | None = self.url(path, params)
+        query = dict(params)
+        per_page = _per_page_of(query)
+        if per_page is not None:
+            per_page = self._per_page.first_page(endpoint, per_page)
+            query["perPage"] = str(per_page)
+        guard = PageGuard(endpoint, per_page, self._options.max_listing_items)
+        url: URL | None = self.url(path, query)
         priority = Priority.NORMAL
+        lowered = False
         while url is not None:
-            body, link = await self.get(
-                url, org_id=org_id, endpoint=endpoint, stats=stats, priority=priority
-            )
+            guard.visit(url)
+            try:
+                body, link = await self.get(
+                    url, org_id=org_id, endpoint=endpoint, stats=stats, priority=priority
+                )
+            except PerPageRejected as exc:
+                allowed = None
+                if per_page is not None and priority is Priority.NORMAL and not lowered:
+                    allowed = self._per_page.learn(endpoint, per_page, exc)
+                if allowed is None:
+                    raise
+                log.info("per_page_lowered", endpoint=endpoint, requested=per_page, allowed=allowed)
+                per_page, lowered = allowed, True
+                query["perPage"] = str(allowed)
+                guard = PageGuard(endpoint, per_page, self._options.max_listing_items)
+                url = self.url(path, query)
+                continue
             yield body
             priority = Priority.FOLLOW_UP
             following = next_link(link)
@@ -198,18 +241,16 @@ class MerakiClient:
             waited = await self._limiter.acquire(org_id, priority=priority)
             metrics.BUCKET_WAIT_SECONDS.labels("org").inc(waited.org_s)
             metrics.BUCKET_WAIT_SECONDS.labels("global").inc(waited.global_s)
-            status, location, link, body = await self._send(url, org_id, endpoint, stats)
-            if status in REDIRECT_CODES:
-                if not location:
-                    raise BadResponse(f"HTTP {status} without a Location on {endpoint}")
-                url = url.join(URL(location, encoded=True))
+            answer = await self._send(url, org_id, endpoint, stats)
+            if answer.status in REDIRECT_CODES:
+                if not answer.location:
+                    raise BadResponse(f"HTTP {answer.status} without a Location on {endpoint}")
+                url = url.join(URL(answer.location, encoded=True))
                 continue
-            return self._interpret(status, body, org_id, endpoint), link
+            return self._interpret(answer, endpoint), answer.link
         raise ApiError(f"more than {MAX_REDIRECTS} redirects on {endpoint}")
 
-    async def _send(
-        self, url: URL, org_id: str | None, endpoint: str, stats: CallStats
-    ) -> tuple[int, str | None, str | None, bytes]:
+    async def _send(self, url: URL, org_id: str | None, endpoint: str, stats: CallStats) -> _Answer:
         assert self._session is not None, "use MerakiClient as an async context manager"
         stats.requests += 1
         started = time.monotonic()
@@ -218,16 +259,25 @@ class MerakiClient:
             async with self._session.get(
                 url, headers=self._headers, allow_redirects=False
             ) as response:
-                body = await response.read()
                 code = str(response.status)
+                request_id = (
+                    _request_id(response.headers.get("X-Request-Id"))
+                    if response.status >= 400
+                    else None
+                )
                 if response.status == 429:
+                    # The pause applies whatever the body holds, so it is set before reading.
                     self._rate_limited(org_id, response.headers.get("Retry-After"), stats)
-                    raise RateLimited(response.headers.get("Retry-After"))
-                return (
-                    response.status,
-                    response.headers.get("Location"),
-                    response.headers.get("Link"),
-                    body,
+                    with contextlib.suppress(BadResponse):  # read only to reuse the connection
+                        await read_capped(response, self._options.max_body_bytes, endpoint)
+                    raise RateLimited(response.headers.get("Retry-After"), request_id)
+                body = await read_capped(response, self._options.max_body_bytes, endpoint)
+                return _Answer(
+                    status=response.status,
+                    location=response.headers.get("Location"),
+                    link=response.headers.get("Link"),
+                    body=body,
+                    request_id=request_id,
                 )
         except (aiohttp.ClientError, TimeoutError) as exc:
             # The aiohttp exception may carry request headers; only its type goes further.
@@ -236,20 +286,24 @@ class MerakiClient:
             metrics.REQUESTS.labels(org_id or "", endpoint, code).inc()
             metrics.REQUEST_SECONDS.labels(endpoint).observe(time.monotonic() - started)
 
-    def _interpret(self, status: int, body: bytes, org_id: str | None, endpoint: str) -> Any:
+    def _interpret(self, answer: _Answer, endpoint: str) -> Any:
+        status = answer.status
         if status == 200:
-            try:
-                return _json(body)
-            except ValueError:
-                raise Transient("bad_json", f"unparsable JSON on {endpoint}") from None
+            return parse_json(answer.body, endpoint)
         if status == 401:
             self.key_rejected = True
+            # ApiKeyRejected stops every org and lands in no sync_runs row: log the id here.
+            log.warning("api_unauthorized", endpoint=endpoint, request_id=answer.request_id)
             raise ApiKeyRejected()
-        if status in (403, 404):
-            raise EndpointUnavailable(status, endpoint, _error_text(body))
         if status >= 500:
-            raise ServerError(status)
-        raise ApiError(f"HTTP {status} on {endpoint}: {_error_text(body)}")
+            raise ServerError(status, answer.request_id)
+        text = _error_text(answer.body) + _request_id_note(answer.request_id)
+        if status in (403, 404):
+            raise EndpointUnavailable(status, endpoint, text)
+        message = f"HTTP {status} on {endpoint}: {text}"
+        if status == 400 and (bounds := allowed_range(text)) is not None:
+            raise PerPageRejected(message, *bounds)
+        raise ApiError(message)
 
     def _rate_limited(self, org_id: str | None, retry_after: str | None, stats: CallStats) -> None:
         stats.rate_limited += 1
@@ -263,15 +317,31 @@ class MerakiClient:
             raise RedirectRefused(f"{url.scheme}://{host_key(url)}")
 
 
-def _json(body: bytes) -> Any:
-    return json.loads(body)
+def _per_page_of(query: Mapping[str, QueryValue]) -> int | None:
+    value = query.get("perPage")
+    try:
+        return int(value) if isinstance(value, str | int) else None
+    except ValueError:
+        return None
+
+
+def _request_id(value: str | None) -> str | None:
+    """The header's value as safe log text: printable ASCII without spaces, at most 128."""
+    if value is None:
+        return None
+    kept = "".join(c for c in value[:128] if c.isascii() and c.isprintable() and not c.isspace())
+    return kept or None
+
+
+def _request_id_note(request_id: str | None) -> str:
+    return f" (X-Request-Id {request_id})" if request_id else ""
 
 
 def _error_text(body: bytes) -> str:
     """Meraki's `{"errors": [...]}` joined, or a short excerpt of whatever came instead."""
     try:
-        errors = _json(body).get("errors")
-    except (ValueError, AttributeError):
+        errors = parse_json(body, "").get("errors")
+    except (BadResponse, AttributeError):
         errors = None
     if isinstance(errors, list) and errors:
         return "; ".join(str(e) for e in errors)[:300]

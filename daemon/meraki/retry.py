@@ -1,10 +1,12 @@
 """The retry policy for one API request, declared with tenacity.
 
-Narrow: only `Transient` failures (5xx, timeouts, connection errors, unparsable bodies, 429s) are
-retried; 401/403/404 and redirect refusals never are. Bounded: `max_attempts` failures that are
-not 429s, and `total_s` overall. Jittered exponential waits for failures; for a 429 the org's
-bucket already holds every request of that org for Retry-After, so tenacity adds no wait of its
-own. Each retry is logged and counted by the caller's `on_retry`.
+Narrow: only `Transient` failures (5xx, timeouts, connection errors, 429s) are retried;
+401/403/404, redirect refusals and bad bodies (too big, unparsable: aiohttp has already checked
+the framing, so the same request would get the same bytes) never are. Bounded: `max_attempts`
+failures that are not 429s, and `total_s` overall. Jittered exponential waits for failures; for
+a 429 the org's bucket already holds every request of that org for Retry-After, so tenacity adds
+no wait of its own. Each retry is logged and counted by the caller's `on_retry`, with the failed
+answer's `X-Request-Id` when it had one.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from daemon.core.errors import RetriesExhausted
 from daemon.meraki.retry_after import parse_retry_after
 
 T = TypeVar("T")
-OnRetry = Callable[[str, float, int], None]
+OnRetry = Callable[[str, float, int, str | None], None]
 
 BACKOFF_INITIAL_S = 0.5
 BACKOFF_MAX_S = 10.0
@@ -34,26 +36,30 @@ MISSING_RETRY_AFTER_MAX_S = 30.0
 
 
 class Transient(Exception):
-    """A failure worth another try. `reason` is a bounded label for metrics."""
+    """A failure worth another try. `reason` is a bounded label for metrics; `request_id` is
+    the answer's X-Request-Id, when there was an answer carrying one."""
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    def __init__(self, reason: str, detail: str = "", request_id: str | None = None) -> None:
+        if request_id:
+            detail = ", ".join(part for part in (detail, f"X-Request-Id {request_id}") if part)
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
+        self.request_id = request_id
 
 
 class ServerError(Transient):
     """An HTTP 5xx answer."""
 
-    def __init__(self, status: int) -> None:
-        super().__init__("server_error", f"HTTP {status}")
+    def __init__(self, status: int, request_id: str | None = None) -> None:
+        super().__init__("server_error", f"HTTP {status}", request_id)
         self.status = status
 
 
 class RateLimited(Transient):
     """An HTTP 429 answer; the bucket pause was already applied when it was raised."""
 
-    def __init__(self, retry_after: str | None) -> None:
-        super().__init__("rate_limited", f"Retry-After {retry_after!r}")
+    def __init__(self, retry_after: str | None, request_id: str | None = None) -> None:
+        super().__init__("rate_limited", f"Retry-After {retry_after!r}", request_id)
 
 
 def pause_for(retry_after: str | None, consecutive: int) -> float:
@@ -107,8 +113,9 @@ async def with_retries(
     def before_sleep(state: RetryCallState) -> None:
         error = _exception(state)
         reason = error.reason if isinstance(error, Transient) else "unknown"
+        request_id = error.request_id if isinstance(error, Transient) else None
         wait_s = state.next_action.sleep if state.next_action is not None else 0.0
-        on_retry(reason, wait_s, state.attempt_number)
+        on_retry(reason, wait_s, state.attempt_number, request_id)
 
     retryer = AsyncRetrying(
         retry=retry_if_exception_type(Transient),

@@ -71,6 +71,9 @@ async def open_client(settings: Settings, api_key: str) -> AsyncIterator[MerakiC
         timeout_s=meraki.timeout_s,
         max_attempts=meraki.max_attempts,
         retry_total_s=meraki.retry_total_s,
+        max_body_bytes=meraki.max_body_bytes,
+        max_listing_items=meraki.max_listing_items,
+        user_agent_vendor=meraki.user_agent_vendor,
     )
     async with MerakiClient(api_key, options, limiter) as client:
         yield client

@@ -54,7 +54,7 @@ class Retries:
     def __init__(self) -> None:
         self.calls: list[tuple[str, float, int]] = []
 
-    def __call__(self, reason: str, wait_s: float, attempt: int) -> None:
+    def __call__(self, reason: str, wait_s: float, attempt: int, request_id: str | None) -> None:
         self.calls.append((reason, wait_s, attempt))
 
     @property
