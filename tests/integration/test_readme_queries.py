@@ -70,6 +70,12 @@ async def test_every_recipe_runs_on_a_synced_database(
     assert all(r["status"] != "good" for r in not_good)
 
 
+def decimals(value: Decimal) -> int:
+    """How many digits `value` prints after the point."""
+    exponent = value.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
 def report_problems(rows: list[asyncpg.Record]) -> list[str]:
     """Values that would not print the way a report shows them: floats (cast to numeric and
     round), numbers with more than two decimals, durations with fractions of a second."""
@@ -78,7 +84,7 @@ def report_problems(rows: list[asyncpg.Record]) -> list[str]:
         for column, value in row.items():
             if isinstance(value, float):
                 problems.append(f"{column} is a float: {value!r}")
-            elif isinstance(value, Decimal) and value.as_tuple().exponent < -2:  # type: ignore[operator]
+            elif isinstance(value, Decimal) and decimals(value) > 2:
                 problems.append(f"{column} has more than two decimals: {value}")
             elif isinstance(value, timedelta) and value.microseconds:
                 problems.append(f"{column} has fractions of a second: {value}")
