@@ -12,7 +12,6 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from daemon import __version__
 from daemon.cli import commands
@@ -90,6 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = config_file(args.config, environ)
         settings = load_settings(config, environ)
+        if args.verb == "check":
+            # First, so that even "no API key" comes with the file that was (not) read.
+            print(config_line(config, environ), flush=True)
         api_key = resolve_api_key(settings, environ) if args.verb in NEEDS_API_KEY else None
         # The demo prints its own story; its logs would only bury it, so it shows warnings only.
         level = "warning" if args.verb == "demo" else settings.log.level
@@ -107,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flush=True,
             )
         tune_gc()
-        return asyncio.run(_dispatch(args, settings, api_key, config))
+        return asyncio.run(_dispatch(args, settings, api_key))
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -213,13 +215,10 @@ async def _simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _dispatch(
-    args: argparse.Namespace, settings: Settings, api_key: str | None, config: Path | None
-) -> int:
+async def _dispatch(args: argparse.Namespace, settings: Settings, api_key: str | None) -> int:
     match args.verb:
         case "check":
             assert api_key is not None
-            print(config_line(config, os.environ))
             return await commands.check(settings, api_key)
         case "migrate":
             return await commands.migrate(settings, create_roles=args.create_roles)

@@ -127,6 +127,7 @@ def test_an_empty_api_key_file_says_it_is_empty(tmp_path: Path) -> None:
     result = cli("--config", str(config), "check")
 
     assert result.code == EXIT_CONFIG
+    assert result.stdout == f"Config: {config}\n"  # which file was read, even before the key
     line = result.stderr.strip()
     assert line.startswith("config error: meraki.api_key_file: ")
     assert f"{key_file} is empty" in line
