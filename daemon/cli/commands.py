@@ -80,7 +80,12 @@ async def run_pass(
         display = PassProgress(enabled=progress)
         try:
             result = await sync_pass(
-                SyncContext(client=client, store=store, options=sync_options(settings)),
+                SyncContext(
+                    client=client,
+                    store=store,
+                    options=sync_options(settings),
+                    on_windows=display.windows,
+                ),
                 only=settings.meraki.organizations,
                 concurrency=settings.sync.concurrency,
                 on_orgs_listed=display.listed,

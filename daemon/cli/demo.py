@@ -62,11 +62,18 @@ EXAMPLE_QUERIES = (
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the demo verb."""
     parser.add_argument("--orgs", type=int, default=5, help="simulated organizations")
-    parser.add_argument("--networks-per-org", type=int, default=8)
-    parser.add_argument("--devices-per-network", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--networks-per-org", type=int, default=8, help="networks each")
     parser.add_argument(
-        "--state-dir", type=Path, default=None, help="where the demo's PostgreSQL lives"
+        "--devices-per-network", type=int, default=10, help="devices in each network"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=1, help="the same seed gives the same simulated estate"
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="where the demo's PostgreSQL lives (default: <sync.state_dir>/demo)",
     )
     parser.add_argument(
         "--once", action="store_true", help="exit after the first pass instead of running on"

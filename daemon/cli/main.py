@@ -1,4 +1,5 @@
-"""`meraki-sync [--config PATH] VERB`: parses arguments, loads settings, maps errors to exits.
+"""`meraki-sync [--config PATH] VERB [--config PATH]`: parses arguments, loads settings, maps
+errors to exits.
 
 Exit codes: 0 ok; 1 a sync or database failure; 77 the API key was rejected; 78 a configuration
 error (systemd's RestartPreventExitStatus keys on it, since restarting cannot fix a config).
@@ -11,13 +12,14 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from daemon import __version__
 from daemon.cli import commands
 from daemon.cli.demo import add_demo_arguments, demo
+from daemon.cli.deploy import DEPLOY_FILES, print_deploy_file
 from daemon.cli.map import add_map_arguments, run_map
-from daemon.core.config import Settings, load_settings, resolve_api_key
+from daemon.cli.parsing import HelpFormatter, add_config_option, add_verb
+from daemon.core.config import Settings, config_file, config_line, load_settings, resolve_api_key
 from daemon.core.errors import (
     EXIT_CONFIG,
     EXIT_FAILURE,
@@ -33,8 +35,11 @@ from daemon.core.logs import configure_logging
 from daemon.service.lifecycle import run_service
 from daemon.service.runtime import log_secrets, tune_gc
 from daemon.simulator import SimulatorOptions, serve_forever
+from daemon.store.embedded import data_directory
 
 NEEDS_API_KEY = frozenset({"check", "once", "run"})
+# Verbs that open the configured database (the demo brings its own).
+OPENS_DATABASE = frozenset({"check", "migrate", "run", "once", "map"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,46 +47,51 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="meraki-sync",
         description="Keep PostgreSQL in step with a Cisco Meraki Dashboard estate.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"meraki-sync {__version__}")
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        help="TOML config file (default: $MERAKI_SYNC_CONFIG, else built-in defaults)",
-    )
+    add_config_option(parser, after_verb=False)
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    verbs.add_parser("check", help="check the API key, the API and the database")
-    migrate = verbs.add_parser("migrate", help="create or update the database schema (idempotent)")
+    add_verb(verbs, "check", "check the API key, the API and the database; name the config read")
+    migrate = add_verb(verbs, "migrate", "create or update the database schema (idempotent)")
     migrate.add_argument(
         "--create-roles",
         action="store_true",
         help="also create the read-only role meraki_reader for other tools",
     )
-    verbs.add_parser("run", help="the daemon: keep syncing until SIGTERM (systemd: Type=notify)")
-    once = verbs.add_parser("once", help="one full sync pass over every visible organization")
+    add_verb(verbs, "run", "the daemon: keep syncing until SIGTERM (systemd: Type=notify)")
+    once = add_verb(verbs, "once", "one full sync pass over every visible organization")
     once.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="show a live progress line (default: when stderr is a terminal)",
     )
-    _add_simulate_arguments(verbs.add_parser("simulate", help="serve a simulated Meraki API"))
+    _add_simulate_arguments(add_verb(verbs, "simulate", "serve a simulated Meraki API"))
     add_demo_arguments(
-        verbs.add_parser(
-            "demo", help="simulator + embedded PostgreSQL + one pass: see it work in one command"
+        add_verb(
+            verbs, "demo", "simulator + embedded PostgreSQL + one pass: see it work in one command"
         )
     )
-    add_map_arguments(verbs.add_parser("map", help="map networks to the MSP's customers"))
+    add_map_arguments(add_verb(verbs, "map", "map networks to the MSP's customers"))
+    for verb, shipped in DEPLOY_FILES.items():
+        add_verb(verbs, verb, shipped.summary)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `meraki-sync` console script and `python -m daemon`."""
     args = build_parser().parse_args(argv)
+    if args.verb in DEPLOY_FILES:
+        # Files for deployment need no settings: a broken config must not hide the example.
+        return print_deploy_file(args.verb)
     environ = dict(os.environ)
     try:
-        settings = load_settings(args.config, environ)
+        config = config_file(args.config, environ)
+        settings = load_settings(config, environ)
+        if args.verb == "check":
+            # First, so that even "no API key" comes with the file that was (not) read.
+            print(config_line(config, environ), flush=True)
         api_key = resolve_api_key(settings, environ) if args.verb in NEEDS_API_KEY else None
         # The demo prints its own story; its logs would only bury it, so it shows warnings only.
         level = "warning" if args.verb == "demo" else settings.log.level
@@ -90,6 +100,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(
             level, settings.log.format, stream=stream, secrets=log_secrets(settings, api_key)
         )
+        if args.verb in OPENS_DATABASE and settings.database.dsn is None:
+            # A forgotten --config must not go unnoticed: migrate or map would write here.
+            where = data_directory(settings.sync.state_dir)
+            print(
+                f"meraki-sync: database.dsn is not set: using the embedded PostgreSQL in {where}",
+                file=sys.stderr,
+                flush=True,
+            )
         tune_gc()
         return asyncio.run(_dispatch(args, settings, api_key))
     except ConfigError as exc:
@@ -113,20 +131,41 @@ def _add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = SimulatorOptions()
     parser.add_argument("--host", default=defaults.host, help="address to listen on")
     parser.add_argument("--port", type=int, default=8787, help="port (0 picks a free one)")
-    parser.add_argument("--orgs", type=int, default=defaults.orgs)
-    parser.add_argument("--networks-per-org", type=int, default=defaults.networks_per_org)
-    parser.add_argument("--devices-per-network", type=int, default=defaults.devices_per_network)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--orgs", type=int, default=defaults.orgs, help="organizations")
+    parser.add_argument(
+        "--networks-per-org", type=int, default=defaults.networks_per_org, help="networks each"
+    )
+    parser.add_argument(
+        "--devices-per-network",
+        type=int,
+        default=defaults.devices_per_network,
+        help="devices in each network",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=defaults.seed, help="the same seed gives the same world"
+    )
     parser.add_argument("--api-key", default=defaults.api_key, help="the key the API accepts")
-    parser.add_argument("--latency-ms", type=float, default=defaults.latency_ms)
+    parser.add_argument(
+        "--latency-ms", type=float, default=defaults.latency_ms, help="added to every answer"
+    )
     parser.add_argument(
         "--fault-rate", type=float, default=defaults.fault_rate, help="share of requests failed"
     )
     parser.add_argument(
-        "--max-per-page", type=int, default=None, help="cap page sizes to force many pages"
+        "--max-per-page",
+        type=int,
+        default=None,
+        help="cap page sizes to force many pages (default: Meraki's own maximum per endpoint)",
     )
-    parser.add_argument("--mx-share", type=float, default=defaults.mx_share)
-    parser.add_argument("--cellular-share", type=float, default=defaults.cellular_share)
+    parser.add_argument(
+        "--mx-share", type=float, default=defaults.mx_share, help="share of devices that are MX"
+    )
+    parser.add_argument(
+        "--cellular-share",
+        type=float,
+        default=defaults.cellular_share,
+        help="share of appliances with a cellular uplink",
+    )
     parser.add_argument(
         "--uplink-org-share",
         type=float,
@@ -147,7 +186,7 @@ def _add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ORG_ID",
-        help="an org that answers 403 (repeatable)",
+        help="an org that answers 403 (repeatable; default: none)",
     )
 
 

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from daemon.cli.parsing import add_verb
 from daemon.core.config import Settings
 from daemon.core.errors import EXIT_FAILURE, EXIT_OK
 from daemon.core.mapping_csv import (
@@ -46,25 +47,29 @@ def add_map_arguments(parser: argparse.ArgumentParser) -> None:
     """The sub-commands of `map`: list, set, unset, import, export."""
     commands = parser.add_subparsers(dest="map_command", required=True, metavar="COMMAND")
 
-    listing = commands.add_parser("list", help="mapped networks, or with --unmapped what is left")
+    listing = add_verb(commands, "list", "mapped networks, or with --unmapped what is left")
     which = listing.add_mutually_exclusive_group()
     which.add_argument(
         "--unmapped", action="store_true", help="live networks that no mapping names yet"
     )
-    which.add_argument("--customer", metavar="ID", help="only this customer's networks")
+    which.add_argument(
+        "--customer", metavar="ID", help="only this customer's networks (default: every customer)"
+    )
 
-    setting = commands.add_parser("set", help="map one network to a customer (insert or update)")
-    setting.add_argument("organization_id", metavar="ORG")
-    setting.add_argument("network_id", metavar="NETWORK")
-    setting.add_argument("customer_id", metavar="CUSTOMER_ID")
-    setting.add_argument("--name", dest="customer_name", default=None, help="customer name")
+    setting = add_verb(commands, "set", "map one network to a customer (insert or update)")
+    setting.add_argument("organization_id", metavar="ORG", help="Meraki organization id")
+    setting.add_argument("network_id", metavar="NETWORK", help="Meraki network id (L_..., N_...)")
+    setting.add_argument("customer_id", metavar="CUSTOMER_ID", help="the MSP's own customer id")
+    setting.add_argument(
+        "--name", dest="customer_name", default=None, help="customer name (default: none)"
+    )
 
-    unsetting = commands.add_parser("unset", help="remove one network's mapping")
-    unsetting.add_argument("organization_id", metavar="ORG")
-    unsetting.add_argument("network_id", metavar="NETWORK")
+    unsetting = add_verb(commands, "unset", "remove one network's mapping")
+    unsetting.add_argument("organization_id", metavar="ORG", help="Meraki organization id")
+    unsetting.add_argument("network_id", metavar="NETWORK", help="Meraki network id (L_..., N_...)")
 
-    importing = commands.add_parser(
-        "import", help="load mappings from a CSV (all or nothing: any bad row changes nothing)"
+    importing = add_verb(
+        commands, "import", "load mappings from a CSV (all or nothing: any bad row changes nothing)"
     )
     importing.add_argument(
         "file", metavar="FILE.csv", help="organization_id,network_id,customer_id,customer_name"
@@ -73,9 +78,9 @@ def add_map_arguments(parser: argparse.ArgumentParser) -> None:
         "--replace", action="store_true", help="also delete every mapping not in the file"
     )
 
-    exporting = commands.add_parser("export", help="write every mapping as CSV (import's format)")
+    exporting = add_verb(commands, "export", "write every mapping as CSV (import's format)")
     exporting.add_argument(
-        "--output", "-o", metavar="FILE", default=None, help="write here instead of stdout"
+        "--output", "-o", metavar="FILE", default=None, help="write here (default: stdout)"
     )
 
 

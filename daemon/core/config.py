@@ -46,6 +46,11 @@ _HOSTS_IN_ORDER = (
 )
 MERAKI_HOSTS: frozenset[str] = frozenset(_HOSTS_IN_ORDER)
 ENV_PREFIX = "MERAKI_SYNC_"
+# Read when neither --config nor $MERAKI_SYNC_CONFIG names a file, and only if it exists.
+DEFAULT_CONFIG_PATH = Path("/etc/meraki-sync/config.toml")
+# Moves DEFAULT_CONFIG_PATH (tests, or a packaging with another layout); unlike
+# $MERAKI_SYNC_CONFIG, the file it names may be absent.
+DEFAULT_CONFIG_ENV = f"{ENV_PREFIX}DEFAULT_CONFIG"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SECRET_SETTINGS = frozenset({"meraki.api_key", "database.dsn"})
 _BASE_URL_RULE = (
@@ -111,6 +116,10 @@ class MerakiSettings(BaseModel):
         if info.data.get("allow_unsafe_base_url"):
             if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
                 raise ValueError("must be an http:// or https:// URL with a host")
+            if not parts.path.endswith("/api/v1"):
+                # Without it every request is a bare 404 on /organizations.
+                fixed = f"{parts.scheme}://{parts.netloc}{parts.path}/api/v1"
+                raise ValueError(f"must end in /api/v1, the API root (e.g. {fixed})")
             return url
         if (
             parts.scheme != "https"
@@ -309,27 +318,81 @@ class _MappingEnvSource(EnvSettingsSource):
         return {k.lower(): v for k, v in self._environ.items() if "__" in k}
 
 
+def default_config_path(environ: Mapping[str, str]) -> Path:
+    """Where a config file is looked for when none is named: `$MERAKI_SYNC_DEFAULT_CONFIG`,
+    else /etc/meraki-sync/config.toml."""
+    return Path(environ.get(DEFAULT_CONFIG_ENV) or DEFAULT_CONFIG_PATH)
+
+
+def config_file(config_path: Path | None, environ: Mapping[str, str]) -> Path | None:
+    """The file to read: `config_path` (--config), else `$MERAKI_SYNC_CONFIG`, else the default
+    path when it exists; None when there is none. A named file must exist, the default need not.
+    """
+    if config_path is not None:
+        return config_path
+    if environ.get(f"{ENV_PREFIX}CONFIG"):
+        return Path(environ[f"{ENV_PREFIX}CONFIG"])
+    default = default_config_path(environ)
+    return default if default.exists() else None
+
+
+def config_line(path: Path | None, environ: Mapping[str, str]) -> str:
+    """One line for `check`: the config file read, or that none was and where it was looked for."""
+    if path is not None:
+        return f"Config: {path}"
+    return (
+        f"Config: no file read ({default_config_path(environ)} not found); "
+        f"built-in defaults and {ENV_PREFIX}* variables only"
+    )
+
+
 def load_settings(
     config_path: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
-    """Load settings from `config_path` (or `$MERAKI_SYNC_CONFIG`, or none) and `environ`.
+    """Load settings from the file `config_file` picks and from `environ`.
 
     `environ` defaults to `os.environ`. Raises `ConfigError` for a missing or invalid file, an
-    unknown key, or any invalid value.
+    unknown key, or any invalid value; one given by an environment variable is named as that.
     """
     env = os.environ if environ is None else environ
-    if config_path is None and env.get(f"{ENV_PREFIX}CONFIG"):
-        config_path = Path(env[f"{ENV_PREFIX}CONFIG"])
-    file_values = _read_toml(config_path) if config_path is not None else {}
+    path = config_file(config_path, env)
+    file_values = _read_toml(path) if path is not None else {}
+    _reject_unknown_variables(env)
     try:
         env_values = _MappingEnvSource(Settings, env)()
         # The environment-dependent default sits below the file and the environment.
         values = _merge({"sync": {"state_dir": default_state_dir(env)}}, file_values, env_values)
         return Settings(**values)
     except ValidationError as exc:
-        raise _config_error(exc) from None
+        raise _config_error(exc, env) from None
     except SettingsError as exc:
         raise ConfigError("environment", f"cannot parse a {ENV_PREFIX}* variable: {exc}") from None
+
+
+def _setting_variables(environ: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+    """The `MERAKI_SYNC_SECTION__KEY` variables of `environ`, by their lower-case setting path."""
+    return {
+        tuple(name[len(ENV_PREFIX) :].lower().split("__")): name
+        for name in environ
+        if name.upper().startswith(ENV_PREFIX) and "__" in name
+    }
+
+
+def _reject_unknown_variables(environ: Mapping[str, str]) -> None:
+    """A mistyped section or key would otherwise be ignored without a word."""
+    for path, name in _setting_variables(environ).items():
+        section = Settings.model_fields.get(path[0])
+        model = section.annotation if section is not None else None
+        known = (
+            isinstance(model, type)
+            and issubclass(model, BaseModel)
+            and len(path) == 2
+            and path[1] in model.model_fields
+        )
+        if not known:
+            raise ConfigError(
+                ".".join(path), "unknown setting", origin=f"{name} from the environment"
+            )
 
 
 def _merge(*layers: dict[str, Any]) -> dict[str, Any]:
@@ -358,25 +421,32 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError("config", f"invalid TOML in {path}: not UTF-8 text") from None
 
 
-def _config_error(exc: ValidationError) -> ConfigError:
-    """One line: the first error as `setting: message`, later ones appended after `; also`."""
+def _config_error(exc: ValidationError, environ: Mapping[str, str]) -> ConfigError:
+    """One line: the first error as `setting: message`, later ones appended after `; also`.
+
+    A setting whose value came from the environment (which overrides the file) is named with
+    its variable.
+    """
+    variables = _setting_variables(environ)
     described = []
     for error in exc.errors():
-        setting = ".".join(str(part) for part in error["loc"]) or "config"
+        dotted = ".".join(str(part) for part in error["loc"]) or "config"
+        variable = variables.get(tuple(str(part).lower() for part in error["loc"]))
+        origin = None if variable is None else f"{variable} from the environment"
         if error["type"] == "extra_forbidden":
             message = "unknown setting"  # never echo the value: it may be a mistyped secret
         else:
             message = error["msg"].removeprefix("Value error, ")
             message = message.replace("Input should be", "must be", 1)
             # A section-level error's input holds the whole section, secrets included.
-            if not any(f"{secret}.".startswith(f"{setting}.") for secret in _SECRET_SETTINGS):
+            if not any(f"{secret}.".startswith(f"{dotted}.") for secret in _SECRET_SETTINGS):
                 got = repr(error["input"])
                 message += f" (got {got if len(got) <= 80 else got[:77] + '...'})"
-        described.append((setting, message))
-    (setting, message), *more = described
+        described.append((dotted, origin, message))
+    (setting, origin, message), *more = described
     if more:
-        message += "; also " + "; ".join(f"{s}: {m}" for s, m in more)
-    return ConfigError(setting, message)
+        message += "; also " + "; ".join(f"{s}{f' ({o})' if o else ''}: {m}" for s, o, m in more)
+    return ConfigError(setting, message, origin=origin)
 
 
 def allowed_hosts(meraki: MerakiSettings) -> frozenset[str]:
@@ -400,7 +470,12 @@ def resolve_api_key(settings: Settings, environ: Mapping[str, str] | None = None
     `meraki-api-key`, then `$MERAKI_DASHBOARD_API_KEY`; the first non-empty one wins.
     """
     env = os.environ if environ is None else environ
-    key = next((k for k in _key_candidates(settings.meraki, env) if k), None)
+    empty: list[tuple[str, Path]] = []
+    key = next((k for k in _key_candidates(settings.meraki, env, empty) if k), None)
+    if key is None and empty:
+        # Telling "set api_key_file" to someone who did would send them looking elsewhere.
+        setting, path = empty[0]
+        raise ConfigError(setting, f"{path} is empty, and no other API key is set")
     if key is None:
         raise ConfigError("meraki.api_key", _NO_KEY)
     if any(c.isspace() or not c.isprintable() for c in key):
@@ -408,16 +483,23 @@ def resolve_api_key(settings: Settings, environ: Mapping[str, str] | None = None
     return key
 
 
-def _key_candidates(meraki: MerakiSettings, environ: Mapping[str, str]) -> Iterator[str]:
-    """Stripped candidates in priority order, lazily so later files are read only if needed."""
+def _key_candidates(
+    meraki: MerakiSettings, environ: Mapping[str, str], empty: list[tuple[str, Path]]
+) -> Iterator[str]:
+    """Stripped candidates in priority order, lazily so later files are read only if needed.
+    Key files found empty are appended to `empty` as (setting, path)."""
     if meraki.api_key is not None:
         yield meraki.api_key.get_secret_value().strip()
-    if meraki.api_key_file is not None:
-        yield _read_secret(meraki.api_key_file, "meraki.api_key_file")
+    files = [("meraki.api_key_file", meraki.api_key_file)]
     if credentials := environ.get("CREDENTIALS_DIRECTORY"):
         path = Path(credentials) / "meraki-api-key"
-        if path.exists():
-            yield _read_secret(path, "meraki.api_key")
+        files.append(("meraki.api_key", path if path.exists() else None))
+    for setting, key_file in files:
+        if key_file is not None:
+            key = _read_secret(key_file, setting)
+            if not key:
+                empty.append((setting, key_file))
+            yield key
     yield environ.get("MERAKI_DASHBOARD_API_KEY", "").strip()
 
 

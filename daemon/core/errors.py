@@ -15,10 +15,12 @@ class MerakiSyncError(Exception):
 class ConfigError(MerakiSyncError):
     """A setting is missing or invalid. `setting` is its dotted name, e.g. `meraki.base_url`."""
 
-    def __init__(self, setting: str, message: str) -> None:
-        super().__init__(f"{setting}: {message}")
+    def __init__(self, setting: str, message: str, *, origin: str | None = None) -> None:
+        # origin: where a value came from when it is not the file, e.g. an environment variable.
+        super().__init__(f"{setting}{f' ({origin})' if origin else ''}: {message}")
         self.setting = setting
         self.message = message
+        self.origin = origin
 
 
 class ApiError(MerakiSyncError):

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Iterable, MutableMapping
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import structlog
 
 REDACTED = "[REDACTED]"
 _active: Redactor | None = None
+_console: StatusLine | None = None
+_CLEAR_LINE = "\r\033[K"
 _LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -74,6 +77,55 @@ class _RedactingFilter(logging.Filter):
         return True
 
 
+class StatusLine:
+    """A text stream that keeps one status line (a progress line) below everything written.
+
+    Writing clears the status line first and draws it again once the written text ends a
+    line, so log lines print above it instead of running on from its end.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._status = ""
+        self._shown = False
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        """Write `text` above the status line."""
+        with self._lock:
+            if self._shown and text:
+                self.stream.write(_CLEAR_LINE)
+                self._shown = False
+            self.stream.write(text)
+            if self._status and text.endswith("\n"):
+                self.stream.write(self._status)
+                self._shown = True
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush the underlying stream."""
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        """Whether the underlying stream is a terminal."""
+        return self.stream.isatty()
+
+    def show(self, status: str) -> None:
+        """Replace the status line with `status` ("" removes it)."""
+        with self._lock:
+            self.stream.write(_CLEAR_LINE if self._shown or status else "")
+            self.stream.write(status)
+            self._status, self._shown = status, bool(status)
+            self.stream.flush()
+
+
+def status_line(stream: TextIO) -> StatusLine:
+    """The StatusLine the logs of `stream` go through, or a new one when logs go elsewhere."""
+    if _console is not None and _console.stream is stream:
+        return _console
+    return StatusLine(stream)
+
+
 def configure_logging(
     level: str = "info",
     fmt: str = "auto",
@@ -89,8 +141,11 @@ def configure_logging(
         if console
         else structlog.processors.JSONRenderer()
     )
-    global _active
+    global _active, _console
     redactor = _active = Redactor(secrets)
+    # Every log line goes through the status line, so a progress line never collides with it.
+    _console = status_line(out)
+    out = cast(TextIO, _console)  # a text stream as far as structlog and logging can tell
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -20,6 +20,11 @@ _DATABASE_EXISTS = "SELECT 1 FROM pg_database WHERE datname = 'meraki';"
 _CREATE_DATABASE = "CREATE DATABASE meraki;"
 
 
+def data_directory(state_dir: Path) -> Path:
+    """Where the embedded server keeps its data (and its Unix socket) under `state_dir`."""
+    return state_dir / "postgres"
+
+
 @contextmanager
 def embedded_postgres(state_dir: Path) -> Iterator[str]:
     """Start (or join) the embedded server under `state_dir/postgres`; yield its DSN."""
@@ -33,7 +38,7 @@ def embedded_postgres(state_dir: Path) -> Iterator[str]:
             "is empty and the embedded PostgreSQL is not installed: "
             "pip install 'meraki-sync[embedded]', or set database.dsn",
         ) from None
-    pgdata = state_dir / "postgres"
+    pgdata = data_directory(state_dir)
     try:
         pgdata.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

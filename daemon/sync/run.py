@@ -57,6 +57,8 @@ class SyncContext:
     store: Store
     now: Callable[[], datetime] = utc_now
     options: SyncOptions = SyncOptions()
+    # Told (organization_id, windows stored, windows due) as a loss/latency backfill moves.
+    on_windows: Callable[[str, int, int], None] | None = None
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,8 @@ async def sync_uplink_samples(
         all_due = due_windows(started_at, span, stored)
         due = all_due[:max_windows]
         metrics.BACKFILL_PENDING.labels(organization_id).set(len(all_due))
+        if ctx.on_windows is not None:
+            ctx.on_windows(organization_id, 0, len(due))
         if due:
             await prepare_partitions(
                 ctx.store, first_day=_day(due[-1]), last_day=_day(due[0] + WINDOW)
@@ -122,6 +124,8 @@ async def sync_uplink_samples(
             rejected_total += rejected
             metrics.ROWS_WRITTEN.labels(DATASET).inc(len(rows))
             metrics.BACKFILL_PENDING.labels(organization_id).dec()
+            if ctx.on_windows is not None:
+                ctx.on_windows(organization_id, index + 1, len(due))
     except ApiKeyRejected:
         raise
     except EndpointUnavailable as exc:

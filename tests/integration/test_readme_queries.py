@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
@@ -13,6 +15,8 @@ from daemon.sync.full_pass import sync_pass
 from daemon.sync.run import SyncContext
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+# What a float column prints when a real is widened to double: 71.4 becomes 71.4000015258789.
+FLOAT_ARTEFACT = re.compile(r"\d\.\d{5,}")
 
 
 def recipes() -> list[str]:
@@ -64,3 +68,48 @@ async def test_every_recipe_runs_on_a_synced_database(
     assert await db.fetch(isps)
     not_good = await db.fetch(sase)
     assert all(r["status"] != "good" for r in not_good)
+
+
+def decimals(value: Decimal) -> int:
+    """How many digits `value` prints after the point."""
+    exponent = value.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
+def report_problems(rows: list[asyncpg.Record]) -> list[str]:
+    """Values that would not print the way a report shows them: floats (cast to numeric and
+    round), numbers with more than two decimals, durations with fractions of a second."""
+    problems = []
+    for row in rows:
+        for column, value in row.items():
+            if isinstance(value, float):
+                problems.append(f"{column} is a float: {value!r}")
+            elif isinstance(value, Decimal) and decimals(value) > 2:
+                problems.append(f"{column} has more than two decimals: {value}")
+            elif isinstance(value, timedelta) and value.microseconds:
+                problems.append(f"{column} has fractions of a second: {value}")
+            elif FLOAT_ARTEFACT.search(str(value)):
+                problems.append(f"{column} prints a float artefact: {value}")
+    return problems
+
+
+@pytest.mark.simulator(orgs=2, networks_per_org=4, devices_per_network=10, mx_share=0.5)
+async def test_recipes_print_numbers_the_way_a_report_shows_them(
+    ctx: SyncContext, db: asyncpg.Connection, sim: RunningSimulator
+) -> None:
+    """No recipe prints 71.4000015258789: numbers are rounded numerics, durations whole seconds."""
+    await sync_pass(ctx)
+    await db.execute(
+        "INSERT INTO meraki.customer_map (organization_id, network_id, customer_id, customer_name)"
+        " SELECT organization_id, id, 'C-' || organization_id, 'Customer ' || organization_id"
+        " FROM meraki.networks"
+    )
+    # A failover that is still going on, so the failover recipe has a duration to print.
+    await db.execute(
+        "UPDATE meraki.uplink_status_changes SET observed_at = observed_at - interval '90.5 min'"
+    )
+    printed = [await db.fetch(recipe) for recipe in recipes()]
+
+    assert all(printed[2:4]), "the percentile and ISP recipes have samples to print"
+    problems = [problem for rows in printed for problem in report_problems(rows)]
+    assert not problems, problems

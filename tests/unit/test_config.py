@@ -143,7 +143,9 @@ def test_unknown_key_in_environment_is_named() -> None:
     """A mistyped SECTION__KEY variable is an unknown setting too, its value not echoed."""
     with pytest.raises(ConfigError) as caught:
         load_settings(environ={"MERAKI_SYNC_MERAKI__API_KYE": "secret-value"})
-    assert str(caught.value) == "meraki.api_kye: unknown setting"
+    assert str(caught.value) == (
+        "meraki.api_kye (MERAKI_SYNC_MERAKI__API_KYE from the environment): unknown setting"
+    )
 
 
 @pytest.mark.parametrize(
