@@ -142,7 +142,7 @@ def test_ha_pairs_are_one_primary_one_spare(world: World) -> None:
     for org in world.organizations:
         for item in uplink_devices(1, org):
             if item.ha_enabled:
-                pairs.setdefault(item.device.network_id, []).append(item.ha_role)
+                pairs.setdefault(item.network.id, []).append(item.ha_role)
             else:
                 assert item.ha_role == "primary"
     assert pairs
