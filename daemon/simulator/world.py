@@ -390,10 +390,12 @@ def _management_details(seed: int, index: int, org_id: str) -> tuple[tuple[str, 
 
 def _modernize_one(seed: int, index: int, org: Organization) -> None:
     """Turn one wireless or switch device of the org into a newer product type."""
+    # Only in networks of several product types, which stay so (and keep their L_ ids).
     candidates = [
         position
         for position, device in enumerate(org.devices)
         if device.product_type in (catalog.WIRELESS, catalog.SWITCH)
+        and str(device.network_id).startswith("L_")
     ]
     if not candidates:
         return
