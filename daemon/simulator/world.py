@@ -224,15 +224,20 @@ class World:
 
     def _make_unassigned(self, org: Organization, count: int, uplinks: bool) -> list[Device]:
         rng = random.Random(f"{self.seed}:unassigned:{org.id}")
+        cellular = self._options.cellular_share > 0
         types = [
             kind
             for kind in catalog.UNASSIGNED_PRODUCT_TYPES
-            if uplinks or kind not in (catalog.APPLIANCE, catalog.CELLULAR_GATEWAY)
+            if (uplinks or kind not in (catalog.APPLIANCE, catalog.CELLULAR_GATEWAY))
+            and (cellular or kind != catalog.CELLULAR_GATEWAY)
         ]
         devices = []
         for _ in range(count):
             product_type = rng.choice(types)
-            model = rng.choice(catalog.MODELS[product_type])
+            models = catalog.MODELS[product_type]
+            if product_type == catalog.APPLIANCE and not cellular:
+                models = catalog.WIRED_MX_MODELS
+            model = rng.choice(models)
             devices.append(
                 Device(
                     serial=self._new_serial(rng),

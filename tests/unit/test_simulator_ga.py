@@ -234,3 +234,15 @@ def test_api_version_must_be_dotted_numbers(bad: str) -> None:
     """A malformed api_version is refused, naming the option."""
     with pytest.raises(ValueError, match="api_version"):
         SimulatorOptions(api_version=bad)
+
+
+def test_unassigned_devices_follow_the_world_mix() -> None:
+    """Without cellular no unassigned device is cellular; orgs without uplinks get no MX/MG."""
+    no_cellular = World(SimulatorOptions(orgs=8, cellular_share=0.0, unassigned_devices=6))
+    spares = [device for org in no_cellular.organizations for device in org.unassigned]
+    assert len(spares) == 48
+    assert not [device for device in spares if device.imei is not None]
+    no_uplinks = World(SimulatorOptions(orgs=4, uplink_org_share=0.0, unassigned_devices=6))
+    kinds = {device.product_type for org in no_uplinks.organizations for device in org.unassigned}
+    assert kinds <= {"switch", "wireless"}
+    assert World(SimulatorOptions(unassigned_devices=0)).organizations[0].unassigned == []
