@@ -68,6 +68,10 @@ GATEWAYS_PER_CELLULAR_SHARE = 20.0
 
 ORG_SUFFIXES = ("Ltd", "GmbH", "Inc", "SAS", "BV", "LLC", "AG", "Pty")
 REGIONS = ("North America", "Europe", "Asia")
+# cloud.region.host{name} of GET /organizations: the country hosting each region's Dashboard.
+REGION_HOSTS = {"North America": "United States", "Europe": "Germany", "Asia": "Singapore"}
+# configurationUpdatedAt of GET /organizations/{id}/devices: some moment of the 90 days before.
+CONFIGURATION_EPOCH_S = 1_780_272_000  # 2026-06-01T00:00:00Z
 NETWORK_KINDS = ("Branch", "Office", "Store", "Warehouse", "Clinic", "Campus")
 NETWORK_TAGS = ("branch", "hq", "retail", "warehouse", "lab", "pci", "guest-wifi")
 DEVICE_TAGS = ("recently-added", "floor-1", "floor-2", "outdoor", "spare", "critical")

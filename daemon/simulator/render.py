@@ -3,6 +3,7 @@ endpoint. A device outside any network is rendered only by `status_row` (see `wo
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from daemon.simulator import catalog
@@ -20,7 +21,9 @@ def organization_row(org: Organization) -> Row:
         "url": org.url,
         "api": {"enabled": org.api_enabled},
         "licensing": {"model": org.licensing_model},
-        "cloud": {"region": {"name": org.region}},
+        "cloud": {
+            "region": {"name": org.region, "host": {"name": catalog.REGION_HOSTS[org.region]}}
+        },
         "management": {"details": _details(org.management_details)},
     }
 
@@ -63,7 +66,15 @@ def device_row(device: Device) -> Row:
         "firmware": device.firmware,
         "productType": device.product_type,
         "details": _details(device.details),
+        "configurationUpdatedAt": _configuration_updated_at(device),
+        "url": device.url,
     }
+
+
+def _configuration_updated_at(device: Device) -> str:
+    """When the device's configuration last changed: fixed per device, never after the epoch."""
+    seconds = catalog.CONFIGURATION_EPOCH_S - (device.noise >> 8) % (90 * 86_400)
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def status_row(device: Device, seed: int, now: float) -> Row:

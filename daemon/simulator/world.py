@@ -88,6 +88,7 @@ class Device:
     imei: str | None
     noise: int  # 64 random bits that drive this device's status over time
     details: tuple[tuple[str, str], ...] = ()  # the `details` [{name, value}] of the listing
+    url: str | None = None  # the device's Dashboard page
 
 
 @dataclass(slots=True)
@@ -322,9 +323,10 @@ class World:
         has_ip = product_type != catalog.SENSOR
         lan_ip = ipv4(network.subnet + 2 + host % (_SUBNET_SIZE - 3)) if has_ip else None
         city = network.city
+        mac = self._new_mac()
         return Device(
             serial=serial,
-            mac=self._new_mac(),
+            mac=mac,
             model=model,
             product_type=product_type,
             network_id=network.id,
@@ -343,6 +345,7 @@ class World:
             imei=_imei(rng, model),
             noise=rng.getrandbits(64),
             details=_details(serial, model),
+            url=_device_url(network, mac),
         )
 
     def _new_serial(self, rng: random.Random) -> str:
@@ -367,6 +370,12 @@ def has_uplinks(index: int, share: float) -> bool:
     """Whether the org at `index` has MX and MG devices: `share` of the orgs, spread evenly
     (with share 0.25, the 4th, 8th, 12th... org), so every world with share 1 has them all."""
     return math.floor((index + 1) * share) > math.floor(index * share)
+
+
+def _device_url(network: Network, mac: str) -> str:
+    """The device's Dashboard page: its network's, ending in the MAC as a decimal number."""
+    base = network.url.removesuffix("/usage/list")
+    return f"{base}/nodes/new_list/{int(mac.replace(':', ''), 16)}"
 
 
 def _imei(rng: random.Random, model: str) -> str | None:

@@ -4,8 +4,11 @@ management details, the cellular SIM fields, and paging bounds that follow the A
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
 import pytest
 from meraki_client.schemas._organizations import OrganizationsUplinksItem2
@@ -246,3 +249,45 @@ def test_unassigned_devices_follow_the_world_mix() -> None:
     kinds = {device.product_type for org in no_uplinks.organizations for device in org.unassigned}
     assert kinds <= {"switch", "wireless"}
     assert World(SimulatorOptions(unassigned_devices=0)).organizations[0].unassigned == []
+
+
+GA_EXAMPLES = json.loads(
+    (Path(__file__).parent / "examples" / "meraki_client_organizations.json").read_text("utf-8")
+)
+
+
+def keys_of(value: Any, prefix: str = "") -> set[str]:
+    """Every key path in a JSON value, through dicts and every item of lists."""
+    if isinstance(value, list):
+        return set().union(*(keys_of(item, f"{prefix}[]") for item in value))
+    if not isinstance(value, dict):
+        return set()
+    found = set()
+    for key, item in value.items():
+        found.add(f"{prefix}.{key}")
+        found |= keys_of(item, f"{prefix}.{key}")
+    return found
+
+
+def test_rows_carry_every_field_of_the_ga_examples(world: World) -> None:
+    """Across an org's rows, every field of meraki-client's GA example appears (the uplinks
+    example's single interface mixes wan and cellular fields; together they carry them all)."""
+    context = RenderContext(seed=world.seed, now=T0)
+    org = world.organizations[0]
+    listings: dict[str, list[Any]] = {
+        "/organizations": [render.organization_row(o) for o in world.organizations],
+        "/organizations/{organizationId}/networks": [
+            render.network_row(network) for network in org.networks
+        ],
+        "/organizations/{organizationId}/devices": [
+            render.device_row(device) for device in org.devices
+        ],
+        "/organizations/{organizationId}/devices/statuses": [
+            render.status_row(device, world.seed, T0) for device in org.devices
+        ],
+        "/organizations/{organizationId}/uplinks/statuses": [
+            UPLINK_STATUSES.render(item, context) for item in UPLINK_STATUSES.items(world, org)
+        ],
+    }
+    for path, rows in listings.items():
+        assert keys_of(GA_EXAMPLES[path]) <= keys_of(rows), path
