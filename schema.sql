@@ -532,58 +532,8 @@ COMMENT ON COLUMN meraki.customer_networks.time_zone IS 'IANA time zone of the n
 COMMENT ON COLUMN meraki.customer_networks.tags IS 'Network tags.';
 COMMENT ON COLUMN meraki.customer_networks.device_count IS 'Devices in the network now.';
 
-CREATE OR REPLACE VIEW meraki.customer_devices AS
-SELECT m.customer_id, m.customer_name, d.organization_id, d.network_id, n.name AS network_name,
-       d.serial, d.name, d.model, d.product_type, d.mac, d.firmware, d.status,
-       d.last_reported_at, d.public_ip, d.lan_ip
-FROM meraki.customer_map m
-JOIN meraki.devices d ON d.network_id = m.network_id AND d.organization_id = m.organization_id
-JOIN meraki.networks n ON n.id = d.network_id
-WHERE d.removed_at IS NULL;
-COMMENT ON VIEW meraki.customer_devices IS 'Live devices of mapped networks, with their customer.';
-COMMENT ON COLUMN meraki.customer_devices.customer_id IS 'The MSP''s customer id.';
-COMMENT ON COLUMN meraki.customer_devices.customer_name IS 'The MSP''s customer name.';
-COMMENT ON COLUMN meraki.customer_devices.organization_id IS 'Meraki organization id.';
-COMMENT ON COLUMN meraki.customer_devices.network_id IS 'Meraki network id.';
-COMMENT ON COLUMN meraki.customer_devices.network_name IS 'Network name.';
-COMMENT ON COLUMN meraki.customer_devices.serial IS 'Device serial number.';
-COMMENT ON COLUMN meraki.customer_devices.name IS 'Device name.';
-COMMENT ON COLUMN meraki.customer_devices.model IS 'Device model.';
-COMMENT ON COLUMN meraki.customer_devices.product_type IS 'Product type.';
-COMMENT ON COLUMN meraki.customer_devices.mac IS 'MAC address.';
-COMMENT ON COLUMN meraki.customer_devices.firmware IS 'Firmware version.';
-COMMENT ON COLUMN meraki.customer_devices.status IS 'online, alerting, offline or dormant.';
-COMMENT ON COLUMN meraki.customer_devices.last_reported_at IS 'When the device last reported to the Meraki cloud.';
-COMMENT ON COLUMN meraki.customer_devices.public_ip IS 'Public IP of the device.';
-COMMENT ON COLUMN meraki.customer_devices.lan_ip IS 'LAN IP of the device.';
-
-CREATE OR REPLACE VIEW meraki.customer_uplinks AS
-SELECT m.customer_id, m.customer_name, u.organization_id, u.network_id, n.name AS network_name,
-       u.serial, u.model, u.interface, u.status, u.status_since, u.ip, u.public_ip,
-       u.provider, u.signal_type, u.rsrp, u.rsrq, u.roaming, u.last_reported_at
-FROM meraki.customer_map m
-JOIN meraki.uplink_statuses u ON u.network_id = m.network_id AND u.organization_id = m.organization_id
-JOIN meraki.networks n ON n.id = u.network_id
-WHERE u.removed_at IS NULL;
-COMMENT ON VIEW meraki.customer_uplinks IS 'Current uplink statuses of mapped networks, with their customer.';
-COMMENT ON COLUMN meraki.customer_uplinks.customer_id IS 'The MSP''s customer id.';
-COMMENT ON COLUMN meraki.customer_uplinks.customer_name IS 'The MSP''s customer name.';
-COMMENT ON COLUMN meraki.customer_uplinks.organization_id IS 'Meraki organization id.';
-COMMENT ON COLUMN meraki.customer_uplinks.network_id IS 'Meraki network id.';
-COMMENT ON COLUMN meraki.customer_uplinks.network_name IS 'Network name.';
-COMMENT ON COLUMN meraki.customer_uplinks.serial IS 'Device serial number.';
-COMMENT ON COLUMN meraki.customer_uplinks.model IS 'Device model.';
-COMMENT ON COLUMN meraki.customer_uplinks.interface IS 'wan1, wan2, wan3 or cellular.';
-COMMENT ON COLUMN meraki.customer_uplinks.status IS 'active, ready, connecting, not connected or failed.';
-COMMENT ON COLUMN meraki.customer_uplinks.status_since IS 'When the current status was first seen.';
-COMMENT ON COLUMN meraki.customer_uplinks.ip IS 'Uplink IP.';
-COMMENT ON COLUMN meraki.customer_uplinks.public_ip IS 'Public IP of the uplink.';
-COMMENT ON COLUMN meraki.customer_uplinks.provider IS 'Cellular carrier.';
-COMMENT ON COLUMN meraki.customer_uplinks.signal_type IS 'Cellular signal type.';
-COMMENT ON COLUMN meraki.customer_uplinks.rsrp IS 'Cellular RSRP, dBm.';
-COMMENT ON COLUMN meraki.customer_uplinks.rsrq IS 'Cellular RSRQ, dB.';
-COMMENT ON COLUMN meraki.customer_uplinks.roaming IS 'True while the SIM is roaming.';
-COMMENT ON COLUMN meraki.customer_uplinks.last_reported_at IS 'When the device last reported its uplinks.';
+-- meraki.customer_devices and meraki.customer_uplinks are defined in the v3 section (fields
+-- MSPs need), with the columns v3 added at their end.
 
 CREATE OR REPLACE VIEW meraki.customer_failover_events AS
 SELECT m.customer_id, m.customer_name, f.*
@@ -658,6 +608,138 @@ COMMENT ON COLUMN meraki.customer_sase_sites.local_subnets IS 'Local subnets the
 
 
 -- v3: fields MSPs need (organizations, devices, cellular uplinks).
+-- Organizations' management.details, devices' imei and details, and the SIM fields of cellular
+-- uplinks (imsi, msisdn, mtu; their DNS, sent as dns1/dns2, lands in primary_dns/secondary_dns).
+
+ALTER TABLE meraki.devices ADD COLUMN IF NOT EXISTS imei text;
+COMMENT ON COLUMN meraki.devices.imei IS 'IMEI of the device''s cellular modem, from GET /organizations/{id}/devices field imei; NULL for devices without one.';
+
+ALTER TABLE meraki.uplink_statuses ADD COLUMN IF NOT EXISTS imsi text;
+ALTER TABLE meraki.uplink_statuses ADD COLUMN IF NOT EXISTS msisdn text;
+ALTER TABLE meraki.uplink_statuses ADD COLUMN IF NOT EXISTS mtu integer;
+COMMENT ON COLUMN meraki.uplink_statuses.imsi IS 'Cellular: the SIM''s IMSI, from GET /organizations/{id}/uplinks/statuses field uplinks[].imsi.';
+COMMENT ON COLUMN meraki.uplink_statuses.msisdn IS 'Cellular: the SIM''s phone number (MSISDN), from GET /organizations/{id}/uplinks/statuses field uplinks[].msisdn.';
+COMMENT ON COLUMN meraki.uplink_statuses.mtu IS 'Cellular: MTU of the uplink in bytes, from GET /organizations/{id}/uplinks/statuses field uplinks[].mtu.';
+COMMENT ON COLUMN meraki.uplink_statuses.primary_dns IS 'Primary DNS server of the uplink (GET /organizations/{id}/uplinks/statuses: uplinks[].primaryDns of a wan interface, uplinks[].dns1 of cellular).';
+COMMENT ON COLUMN meraki.uplink_statuses.secondary_dns IS 'Secondary DNS server of the uplink (GET /organizations/{id}/uplinks/statuses: uplinks[].secondaryDns of a wan interface, uplinks[].dns2 of cellular).';
+
+CREATE TABLE IF NOT EXISTS meraki.organization_management_details (
+    organization_id text        NOT NULL REFERENCES meraki.organizations (id),
+    name            text        NOT NULL,
+    value           text,
+    position        integer     NOT NULL,
+    first_seen_at   timestamptz NOT NULL,
+    updated_at      timestamptz NOT NULL,
+    PRIMARY KEY (organization_id, name)
+);
+COMMENT ON TABLE meraki.organization_management_details IS 'Management details of each organization (e.g. MSP ID, or the MSP''s own customer id), from GET /organizations field management.details: replaced by what each organizations run lists; an organization no longer listed keeps its last details.';
+COMMENT ON COLUMN meraki.organization_management_details.organization_id IS 'Organization (GET /organizations field id).';
+COMMENT ON COLUMN meraki.organization_management_details.name IS 'Name of the detail (management.details[].name), e.g. MSP ID or customer_id.';
+COMMENT ON COLUMN meraki.organization_management_details.value IS 'Value of the detail (management.details[].value).';
+COMMENT ON COLUMN meraki.organization_management_details.position IS 'Position of the detail in management.details, from 1.';
+COMMENT ON COLUMN meraki.organization_management_details.first_seen_at IS 'When meraki-sync first saw this detail.';
+COMMENT ON COLUMN meraki.organization_management_details.updated_at IS 'When its value or position last changed.';
+
+CREATE TABLE IF NOT EXISTS meraki.device_details (
+    serial          text        NOT NULL REFERENCES meraki.devices (serial),
+    name            text        NOT NULL,
+    organization_id text        NOT NULL,
+    value           text,
+    position        integer     NOT NULL,
+    first_seen_at   timestamptz NOT NULL,
+    updated_at      timestamptz NOT NULL,
+    PRIMARY KEY (serial, name)
+);
+CREATE INDEX IF NOT EXISTS device_details_organization_id_idx ON meraki.device_details (organization_id);
+COMMENT ON TABLE meraki.device_details IS 'Extra details of each device (e.g. the Catalyst serial of Catalyst hardware), from GET /organizations/{id}/devices field details: replaced by what each devices run lists; a device no longer listed keeps its last details.';
+COMMENT ON COLUMN meraki.device_details.serial IS 'Device serial number (GET /organizations/{id}/devices field serial).';
+COMMENT ON COLUMN meraki.device_details.name IS 'Name of the detail (details[].name), e.g. Catalyst serial.';
+COMMENT ON COLUMN meraki.device_details.organization_id IS 'Organization whose listing carried the detail.';
+COMMENT ON COLUMN meraki.device_details.value IS 'Value of the detail (details[].value).';
+COMMENT ON COLUMN meraki.device_details.position IS 'Position of the detail in details, from 1.';
+COMMENT ON COLUMN meraki.device_details.first_seen_at IS 'When meraki-sync first saw this detail.';
+COMMENT ON COLUMN meraki.device_details.updated_at IS 'When its value or position last changed.';
+
+CREATE OR REPLACE VIEW meraki.customer_devices AS
+SELECT m.customer_id, m.customer_name, d.organization_id, d.network_id, n.name AS network_name,
+       d.serial, d.name, d.model, d.product_type, d.mac, d.firmware, d.status,
+       d.last_reported_at, d.public_ip, d.lan_ip, d.imei
+FROM meraki.customer_map m
+JOIN meraki.devices d ON d.network_id = m.network_id AND d.organization_id = m.organization_id
+JOIN meraki.networks n ON n.id = d.network_id
+WHERE d.removed_at IS NULL;
+COMMENT ON VIEW meraki.customer_devices IS 'Live devices of mapped networks, with their customer.';
+COMMENT ON COLUMN meraki.customer_devices.customer_id IS 'The MSP''s customer id.';
+COMMENT ON COLUMN meraki.customer_devices.customer_name IS 'The MSP''s customer name.';
+COMMENT ON COLUMN meraki.customer_devices.organization_id IS 'Meraki organization id.';
+COMMENT ON COLUMN meraki.customer_devices.network_id IS 'Meraki network id.';
+COMMENT ON COLUMN meraki.customer_devices.network_name IS 'Network name.';
+COMMENT ON COLUMN meraki.customer_devices.serial IS 'Device serial number.';
+COMMENT ON COLUMN meraki.customer_devices.name IS 'Device name.';
+COMMENT ON COLUMN meraki.customer_devices.model IS 'Device model.';
+COMMENT ON COLUMN meraki.customer_devices.product_type IS 'Product type.';
+COMMENT ON COLUMN meraki.customer_devices.mac IS 'MAC address.';
+COMMENT ON COLUMN meraki.customer_devices.firmware IS 'Firmware version.';
+COMMENT ON COLUMN meraki.customer_devices.status IS 'online, alerting, offline or dormant.';
+COMMENT ON COLUMN meraki.customer_devices.last_reported_at IS 'When the device last reported to the Meraki cloud.';
+COMMENT ON COLUMN meraki.customer_devices.public_ip IS 'Public IP of the device.';
+COMMENT ON COLUMN meraki.customer_devices.lan_ip IS 'LAN IP of the device.';
+COMMENT ON COLUMN meraki.customer_devices.imei IS 'IMEI of the device''s cellular modem (GET /organizations/{id}/devices field imei); NULL without one.';
+
+CREATE OR REPLACE VIEW meraki.customer_uplinks AS
+SELECT m.customer_id, m.customer_name, u.organization_id, u.network_id, n.name AS network_name,
+       u.serial, u.model, u.interface, u.status, u.status_since, u.ip, u.public_ip,
+       u.provider, u.signal_type, u.rsrp, u.rsrq, u.roaming, u.last_reported_at,
+       u.iccid, u.apn, u.msisdn
+FROM meraki.customer_map m
+JOIN meraki.uplink_statuses u ON u.network_id = m.network_id AND u.organization_id = m.organization_id
+JOIN meraki.networks n ON n.id = u.network_id
+WHERE u.removed_at IS NULL;
+COMMENT ON VIEW meraki.customer_uplinks IS 'Current uplink statuses of mapped networks, with their customer.';
+COMMENT ON COLUMN meraki.customer_uplinks.customer_id IS 'The MSP''s customer id.';
+COMMENT ON COLUMN meraki.customer_uplinks.customer_name IS 'The MSP''s customer name.';
+COMMENT ON COLUMN meraki.customer_uplinks.organization_id IS 'Meraki organization id.';
+COMMENT ON COLUMN meraki.customer_uplinks.network_id IS 'Meraki network id.';
+COMMENT ON COLUMN meraki.customer_uplinks.network_name IS 'Network name.';
+COMMENT ON COLUMN meraki.customer_uplinks.serial IS 'Device serial number.';
+COMMENT ON COLUMN meraki.customer_uplinks.model IS 'Device model.';
+COMMENT ON COLUMN meraki.customer_uplinks.interface IS 'wan1, wan2, wan3 or cellular.';
+COMMENT ON COLUMN meraki.customer_uplinks.status IS 'active, ready, connecting, not connected or failed.';
+COMMENT ON COLUMN meraki.customer_uplinks.status_since IS 'When the current status was first seen.';
+COMMENT ON COLUMN meraki.customer_uplinks.ip IS 'Uplink IP.';
+COMMENT ON COLUMN meraki.customer_uplinks.public_ip IS 'Public IP of the uplink.';
+COMMENT ON COLUMN meraki.customer_uplinks.provider IS 'Cellular carrier.';
+COMMENT ON COLUMN meraki.customer_uplinks.signal_type IS 'Cellular signal type.';
+COMMENT ON COLUMN meraki.customer_uplinks.rsrp IS 'Cellular RSRP, dBm.';
+COMMENT ON COLUMN meraki.customer_uplinks.rsrq IS 'Cellular RSRQ, dB.';
+COMMENT ON COLUMN meraki.customer_uplinks.roaming IS 'True while the SIM is roaming.';
+COMMENT ON COLUMN meraki.customer_uplinks.last_reported_at IS 'When the device last reported its uplinks.';
+COMMENT ON COLUMN meraki.customer_uplinks.iccid IS 'Cellular: SIM card ICCID (uplinks/statuses field uplinks[].iccid).';
+COMMENT ON COLUMN meraki.customer_uplinks.apn IS 'Cellular: access point name (uplinks/statuses field uplinks[].apn).';
+COMMENT ON COLUMN meraki.customer_uplinks.msisdn IS 'Cellular: the SIM''s phone number, MSISDN (uplinks/statuses field uplinks[].msisdn).';
+
+CREATE OR REPLACE VIEW meraki.customer_organizations AS
+SELECT o.id AS organization_id, o.name AS organization_name, o.url, o.licensing_model,
+       o.cloud_region,
+       (SELECT d.value FROM meraki.organization_management_details d
+        WHERE d.organization_id = o.id AND lower(d.name) IN ('customer_id', 'customer id')
+        ORDER BY d.position LIMIT 1) AS management_customer_id,
+       (SELECT d.value FROM meraki.organization_management_details d
+        WHERE d.organization_id = o.id AND d.name = 'MSP ID'
+        ORDER BY d.position LIMIT 1) AS msp_id,
+       coalesce((SELECT array_agg(DISTINCT m.customer_id ORDER BY m.customer_id)
+                 FROM meraki.customer_map m WHERE m.organization_id = o.id), '{}') AS mapped_customer_ids
+FROM meraki.organizations o
+WHERE o.removed_at IS NULL;
+COMMENT ON VIEW meraki.customer_organizations IS 'Every listed organization with the customer id the MSP keeps in its management details (GET /organizations field management.details, the detail named customer_id or Customer ID) and the customers its networks are mapped to, so a customer tool can match organizations to customers.';
+COMMENT ON COLUMN meraki.customer_organizations.organization_id IS 'Meraki organization id.';
+COMMENT ON COLUMN meraki.customer_organizations.organization_name IS 'Meraki organization name.';
+COMMENT ON COLUMN meraki.customer_organizations.url IS 'Dashboard URL of the organization overview.';
+COMMENT ON COLUMN meraki.customer_organizations.licensing_model IS 'Licensing model (co-term, per-device, subscription).';
+COMMENT ON COLUMN meraki.customer_organizations.cloud_region IS 'Meraki cloud region hosting the organization.';
+COMMENT ON COLUMN meraki.customer_organizations.management_customer_id IS 'Value of the management detail named customer_id (or Customer ID, any case); NULL when the organization has none.';
+COMMENT ON COLUMN meraki.customer_organizations.msp_id IS 'Value of the management detail MSP ID; NULL when the organization has none.';
+COMMENT ON COLUMN meraki.customer_organizations.mapped_customer_ids IS 'Customer ids of meraki.customer_map for the organization''s networks; empty when none is mapped.';
 
 
 -- v3: run outcomes and the listing guard.

@@ -52,8 +52,9 @@ def org_minimum(org: dict[str, Any], *, sase_known: bool = False) -> Counter[str
         return need
     need[_path(datasets.NETWORKS.endpoint)] = pages(org["networks"], _per_page(datasets.NETWORKS))
     need[_path(datasets.DEVICES.endpoint)] = pages(org["devices"], _per_page(datasets.DEVICES))
+    # The statuses listing also reports the devices outside any network.
     need[_path(datasets.DEVICE_STATUSES.endpoint)] = pages(
-        org["devices"], _per_page(datasets.DEVICE_STATUSES)
+        org["devices"] + org.get("unassigned_devices", 0), _per_page(datasets.DEVICE_STATUSES)
     )
     need[_path(datasets.UPLINK_STATUSES.endpoint)] = pages(
         org["uplink_devices"], _per_page(datasets.UPLINK_STATUSES)

@@ -182,6 +182,17 @@ def _add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         help="networks in each big org",
     )
     parser.add_argument(
+        "--unassigned-devices",
+        type=int,
+        default=defaults.unassigned_devices,
+        help="devices per org in the inventory outside any network",
+    )
+    parser.add_argument(
+        "--api-version",
+        default=defaults.api_version,
+        help="Dashboard API version served (paging bounds follow it), e.g. 1.44.0",
+    )
+    parser.add_argument(
         "--forbidden-org",
         action="append",
         default=[],
@@ -191,7 +202,20 @@ def _add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def _simulate(args: argparse.Namespace) -> int:
-    options = SimulatorOptions(
+    try:
+        options = _simulator_options(args)
+    except ValueError as exc:
+        # The message names the option (e.g. "api_version must look like 1.75.1").
+        print(f"config error: simulate: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    await serve_forever(
+        options, ready=lambda url: print(f"Simulated Meraki API at {url}", flush=True)
+    )
+    return EXIT_OK
+
+
+def _simulator_options(args: argparse.Namespace) -> SimulatorOptions:
+    return SimulatorOptions(
         host=args.host,
         port=args.port,
         orgs=args.orgs,
@@ -208,11 +232,9 @@ async def _simulate(args: argparse.Namespace) -> int:
         uplink_org_share=args.uplink_org_share,
         big_orgs=args.big_orgs,
         big_org_networks=args.big_org_networks,
+        unassigned_devices=args.unassigned_devices,
+        api_version=args.api_version,
     )
-    await serve_forever(
-        options, ready=lambda url: print(f"Simulated Meraki API at {url}", flush=True)
-    )
-    return EXIT_OK
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings, api_key: str | None) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 Row = tuple[Any, ...]
 
@@ -63,6 +63,37 @@ class _Cloud(Payload):
     region: _Region | None = None
 
 
+def _named_values(value: Any) -> list[tuple[str, str | None]]:
+    """`[{name, value}]` as (name, value) pairs. Entries without a text name, or that are not
+    objects, are dropped rather than costing the whole row; numbers become text."""
+    if not isinstance(value, list):
+        return []
+    pairs: list[tuple[str, str | None]] = []
+    for entry in value:
+        if not isinstance(entry, dict):
+            continue
+        name, text = entry.get("name"), entry.get("value")
+        if not isinstance(name, str) or not name:
+            continue
+        if isinstance(text, bool) or not isinstance(text, str | int | float | None):
+            text = None
+        pairs.append((name, None if text is None else str(text)))
+    return pairs
+
+
+class _Management(Payload):
+    details: list[tuple[str, str | None]] = Field(default_factory=list)
+
+    @field_validator("details", mode="before")
+    @classmethod
+    def _lenient(cls, value: Any) -> list[tuple[str, str | None]]:
+        return _named_values(value)
+
+
+def _names_and_values(pairs: list[tuple[str, str | None]]) -> tuple[list[str], list[str | None]]:
+    return [name for name, _ in pairs], [value for _, value in pairs]
+
+
 class Organization(Item):
     """An item of GET /organizations."""
 
@@ -72,12 +103,15 @@ class Organization(Item):
     api: _ApiAccess = _ApiAccess()
     licensing: _Licensing | None = None
     cloud: _Cloud | None = None
+    management: _Management | None = None
 
     def row(self) -> Row:
-        """(id, name, url, api_enabled, licensing_model, cloud_region)"""
+        """(id, name, url, api_enabled, licensing_model, cloud_region,
+        management_detail_names, management_detail_values)"""
         region = self.cloud.region.name if self.cloud and self.cloud.region else None
         licensing = self.licensing.model if self.licensing else None
-        return (self.id, self.name, self.url, self.api.enabled, licensing, region)
+        names, values = _names_and_values(self.management.details if self.management else [])
+        return (self.id, self.name, self.url, self.api.enabled, licensing, region, names, values)
 
 
 class Network(Item):
@@ -128,10 +162,18 @@ class Device(_DeviceIdentity):
     lng: float | None = None
     address: str | None = None
     notes: str | None = None
+    imei: str | None = None
+    details: list[tuple[str, str | None]] = Field(default_factory=list)
+
+    @field_validator("details", mode="before")
+    @classmethod
+    def _lenient_details(cls, value: Any) -> list[tuple[str, str | None]]:
+        return _named_values(value)
 
     def row(self) -> Row:
         """(serial, network_id, name, model, mac, product_type, firmware, lan_ip, tags, lat,
-        lng, address, notes)"""
+        lng, address, notes, imei, detail_names, detail_values)"""
+        names, values = _names_and_values(self.details)
         return (
             self.serial,
             self.network_id,
@@ -146,6 +188,9 @@ class Device(_DeviceIdentity):
             self.lng,
             self.address,
             self.notes,
+            self.imei,
+            names,
+            values,
         )
 
 

@@ -10,6 +10,17 @@ from pydantic import Field, ValidationError, field_validator
 from daemon.meraki.models import Id, Item, Payload, Row
 
 
+def _whole(value: Any) -> int | None:
+    """An integer field (mtu); anything unparsable becomes NULL rather than losing the row."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
 def _number(value: Any) -> float | None:
     """Meraki sends signal strengths as strings ("-95"); anything unparsable becomes NULL."""
     if value is None or value == "":
@@ -57,6 +68,26 @@ class _Uplink(Payload):
     roaming: _Roaming | bool | None = None
     mcc: str | None = None
     mnc: str | None = None
+    # Cellular uplinks name their DNS dns1/dns2; wan interfaces use primaryDns/secondaryDns.
+    dns1: str | None = None
+    dns2: str | None = None
+    imsi: str | None = None
+    msisdn: str | None = None
+    mtu: int | None = None
+
+    @field_validator("mtu", mode="before")
+    @classmethod
+    def _lenient_mtu(cls, value: Any) -> int | None:
+        return _whole(value)
+
+    @property
+    def dns(self) -> tuple[str | None, str | None]:
+        """(primary, secondary) DNS: a cellular uplink's dns1/dns2 (its primaryDns and
+        secondaryDns only when it sends neither), a wan interface's primaryDns/secondaryDns."""
+        cellular = self.interface == "cellular"
+        if cellular and (self.dns1 is not None or self.dns2 is not None):
+            return self.dns1, self.dns2
+        return self.primary_dns, self.secondary_dns
 
     @property
     def is_roaming(self) -> bool | None:
@@ -80,7 +111,7 @@ class UplinkDevice(Item):
         """One row per interface: (serial, interface, network_id, model, status, ip, gateway,
         public_ip, primary_dns, secondary_dns, ip_assigned_by, provider, signal_type,
         connection_type, rsrp, rsrq, apn, iccid, roaming, mcc, mnc, ha_enabled, ha_role,
-        last_reported_at)"""
+        last_reported_at, imsi, msisdn, mtu)"""
         ha = self.high_availability
         return [
             (
@@ -92,8 +123,7 @@ class UplinkDevice(Item):
                 uplink.ip,
                 uplink.gateway,
                 uplink.public_ip,
-                uplink.primary_dns,
-                uplink.secondary_dns,
+                *uplink.dns,
                 uplink.ip_assigned_by,
                 uplink.provider,
                 uplink.signal_type,
@@ -108,6 +138,9 @@ class UplinkDevice(Item):
                 ha.enabled if ha else None,
                 ha.role if ha else None,
                 self.last_reported_at,
+                uplink.imsi,
+                uplink.msisdn,
+                uplink.mtu,
             )
             for uplink in self.uplinks
         ]

@@ -10,6 +10,12 @@ WIRELESS = "wireless"
 CAMERA = "camera"
 SENSOR = "sensor"
 CELLULAR_GATEWAY = "cellularGateway"
+# Newer product types (API v1.6x+): Catalyst 9800 controllers and campus gateways run by
+# Meraki, and Secure Connect appliances. A few devices carry them (see `world`).
+WIRELESS_CONTROLLER = "wirelessController"
+CAMPUS_GATEWAY = "campusGateway"
+SECURE_CONNECT = "secureConnect"
+NEWER_PRODUCT_TYPES = (WIRELESS_CONTROLLER, CAMPUS_GATEWAY, SECURE_CONNECT)
 
 WIRED_MX_MODELS = ("MX64", "MX68", "MX75", "MX85", "MX95", "MX105")
 CELLULAR_MX_MODELS = ("MX67C", "MX68CW")
@@ -21,7 +27,17 @@ MODELS: dict[str, tuple[str, ...]] = {
     CAMERA: ("MV12W", "MV22", "MV32", "MV72"),
     SENSOR: ("MT10", "MT12", "MT14", "MT20"),
     CELLULAR_GATEWAY: ("MG21", "MG41", "MG51"),
+    WIRELESS_CONTROLLER: ("C9800-40", "C9800-L"),
+    CAMPUS_GATEWAY: ("CW9800H1",),
+    SECURE_CONNECT: ("SC-VE",),
 }
+# Catalyst hardware: its listing `details` name the Catalyst serial.
+CATALYST_MODEL_PREFIXES = ("CW", "C9800")
+# A third uplink (wan3) is possible on these MX models.
+WAN3_MX_MODELS = frozenset(("MX85", "MX95", "MX105"))
+# Spares and returns sit in the inventory outside any network.
+UNASSIGNED_PRODUCT_TYPES = (APPLIANCE, SWITCH, WIRELESS, CELLULAR_GATEWAY)
+LICENSING_MODELS = ("co-term", "per-device", "subscription", "co-term", "co-term")
 
 CELLULAR_MODELS = frozenset(CELLULAR_MX_MODELS + MODELS[CELLULAR_GATEWAY])
 
@@ -35,6 +51,9 @@ FIRMWARE: dict[str, tuple[str, ...]] = {
     CAMERA: ("camera-6-1", "camera-5-2"),
     SENSOR: ("sensor-2-3", "sensor-2-2"),
     CELLULAR_GATEWAY: ("cellular-gateway-2-1", "cellular-gateway-1-9"),
+    WIRELESS_CONTROLLER: ("wireless-controller-17-15",),
+    CAMPUS_GATEWAY: ("campus-gateway-17-18",),
+    SECURE_CONNECT: ("secure-connect-1-2",),
 }
 
 # Relative weights of the product types that are not MX appliances. MG gateways scale with the
@@ -49,6 +68,10 @@ GATEWAYS_PER_CELLULAR_SHARE = 20.0
 
 ORG_SUFFIXES = ("Ltd", "GmbH", "Inc", "SAS", "BV", "LLC", "AG", "Pty")
 REGIONS = ("North America", "Europe", "Asia")
+# cloud.region.host{name} of GET /organizations: the country hosting each region's Dashboard.
+REGION_HOSTS = {"North America": "United States", "Europe": "Germany", "Asia": "Singapore"}
+# configurationUpdatedAt of GET /organizations/{id}/devices: some moment of the 90 days before.
+CONFIGURATION_EPOCH_S = 1_780_272_000  # 2026-06-01T00:00:00Z
 NETWORK_KINDS = ("Branch", "Office", "Store", "Warehouse", "Clinic", "Campus")
 NETWORK_TAGS = ("branch", "hq", "retail", "warehouse", "lab", "pci", "guest-wifi")
 DEVICE_TAGS = ("recently-added", "floor-1", "floor-2", "outdoor", "spare", "critical")

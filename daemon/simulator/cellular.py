@@ -62,6 +62,19 @@ RADIO: dict[str, tuple[str, str]] = {
     "MX68CW": ("lte", "LTE"),
 }
 _ROAMING_PER_MILLE = 40
+# E.164 country calling code by the first two digits of the carrier's MCC.
+_CALLING_CODES = {
+    "30": "1",
+    "31": "1",
+    "23": "44",
+    "26": "49",
+    "20": "33",
+    "21": "34",
+    "50": "61",
+    "52": "65",
+    "44": "81",
+    "72": "55",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +84,8 @@ class Sim:
     carrier: Carrier
     iccid: str
     imsi: str
+    msisdn: str
+    mtu: int
     roaming: bool
     connection_type: str
     signal_type: str
@@ -93,6 +108,8 @@ def sim(key: int, city: str, model: str) -> Sim:
         carrier=carrier,
         iccid=f"89{carrier.mcc}{digits}"[:20],
         imsi=f"{carrier.mcc}{carrier.mnc}{digits}"[:15],
+        msisdn=f"{_CALLING_CODES.get(carrier.mcc[:2], '1')}{digits[-10:]}",
+        mtu=1500 if connection_type == "5g" else 1428,
         roaming=(draw >> 32) % 1000 < _ROAMING_PER_MILLE,
         connection_type=connection_type,
         signal_type=signal_type,

@@ -2,6 +2,10 @@
 
 `ROUTES` lists every endpoint; how a route and a paginated list are declared is in
 `daemon.simulator.routing`. Each newer endpoint keeps its rows and handler in its own module.
+
+Paging bounds follow `SimulatorOptions.api_version`: GET /organizations/{id}/devices allows
+perPage 3..5000 from v1.45 on and 3..1000 before (spec v1.44.0), default 1000 in both.
+Which listings include devices outside any network is decided in `daemon.simulator.world`.
 """
 
 from __future__ import annotations
@@ -40,6 +44,11 @@ def _org_devices(_world: World, org: Organization | None) -> Sequence[Device]:
     return org.devices
 
 
+def _org_all_devices(_world: World, org: Organization | None) -> Sequence[Device]:
+    assert org is not None  # org-scoped routes get their org from the gate
+    return org.all_devices()
+
+
 def _without(field: str) -> Callable[[Row], Row]:
     def malform(row: Row) -> Row:
         return {name: value for name, value in row.items() if name != field}
@@ -72,6 +81,9 @@ NETWORKS: ListEndpoint[Network] = ListEndpoint(
 _SERIAL_FIRST, _SERIAL_LAST = "0000-0000-0000", "zzzz-zzzz-zzzz"
 DEVICES: ListEndpoint[Device] = ListEndpoint(
     paging=PageSpec(5000, 1000, low_sentinel=_SERIAL_FIRST, high_sentinel=_SERIAL_LAST),
+    paging_before=(
+        ((1, 45), PageSpec(1000, 1000, low_sentinel=_SERIAL_FIRST, high_sentinel=_SERIAL_LAST)),
+    ),
     items=_org_devices,
     key=_serial,
     render=lambda device, _ctx: render.device_row(device),
@@ -79,42 +91,58 @@ DEVICES: ListEndpoint[Device] = ListEndpoint(
 )
 DEVICE_STATUSES: ListEndpoint[Device] = ListEndpoint(
     paging=PageSpec(1000, 1000, low_sentinel=_SERIAL_FIRST, high_sentinel=_SERIAL_LAST),
-    items=_org_devices,
+    items=_org_all_devices,
     key=_serial,
     render=lambda device, ctx: render.status_row(device, ctx.seed, ctx.now),
     malform=_bad_timestamp,
 )
 
 
-def _uplink_devices(world: World, org: Organization | None) -> Sequence[UplinkDevice]:
+# A row of uplinks/statuses: a device in a network with its uplinks, or one outside any network.
+UplinkItem = UplinkDevice | Device
+
+
+def _device_of(item: UplinkItem) -> Device:
+    return item.device if isinstance(item, UplinkDevice) else item
+
+
+def _uplink_devices(world: World, org: Organization | None) -> Sequence[UplinkItem]:
     assert org is not None  # org-scoped routes get their org from the gate
-    return uplinks.uplink_devices(world.seed, org)
+    items: list[UplinkItem] = [*uplinks.uplink_devices(world.seed, org)]
+    items.extend(uplinks.unassigned_uplink_devices(org))
+    return sorted(items, key=_uplink_serial)
 
 
 def _narrow_uplinks(
-    items: Sequence[UplinkDevice], query: MultiMapping[str], _ctx: RenderContext
-) -> Sequence[UplinkDevice]:
+    items: Sequence[UplinkItem], query: MultiMapping[str], _ctx: RenderContext
+) -> Sequence[UplinkItem]:
     network_ids = set(array_param(query, "networkIds"))
     serials = set(array_param(query, "serials"))
     iccids = set(array_param(query, "iccids"))
     return [
         item
         for item in items
-        if (not network_ids or item.device.network_id in network_ids)
-        and (not serials or item.device.serial in serials)
-        and (not iccids or uplinks.iccid(item) in iccids)
+        if (not network_ids or _device_of(item).network_id in network_ids)
+        and (not serials or _device_of(item).serial in serials)
+        and (not iccids or (isinstance(item, UplinkDevice) and uplinks.iccid(item) in iccids))
     ]
 
 
-def _uplink_serial(item: UplinkDevice) -> str:
-    return item.device.serial
+def _uplink_serial(item: UplinkItem) -> str:
+    return _device_of(item).serial
 
 
-UPLINK_STATUSES: ListEndpoint[UplinkDevice] = ListEndpoint(
+def _uplinks_row(item: UplinkItem, ctx: RenderContext) -> Row:
+    if isinstance(item, UplinkDevice):
+        return uplinks.uplinks_row(item, ctx.seed, ctx.now)
+    return uplinks.unassigned_uplinks_row(item)
+
+
+UPLINK_STATUSES: ListEndpoint[UplinkItem] = ListEndpoint(
     paging=PageSpec(1000, 1000, low_sentinel=_SERIAL_FIRST, high_sentinel=_SERIAL_LAST),
     items=_uplink_devices,
     key=_uplink_serial,
-    render=lambda item, ctx: uplinks.uplinks_row(item, ctx.seed, ctx.now),
+    render=_uplinks_row,
     malform=_bad_timestamp,
     narrow=_narrow_uplinks,
 )

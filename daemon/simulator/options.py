@@ -34,6 +34,10 @@ class SimulatorOptions:
     # `networks_per_org`: a few large customers among many small ones.
     big_orgs: int = 0
     big_org_networks: int = 0
+    # Devices per API-enabled org in the inventory outside any network (see `world`).
+    unassigned_devices: int = 2
+    # The Dashboard API version served; paging bounds follow it (see `endpoints`).
+    api_version: str = "1.75.1"
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -48,6 +52,7 @@ class SimulatorOptions:
             "api_disabled_orgs",
             "big_orgs",
             "big_org_networks",
+            "unassigned_devices",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
@@ -58,5 +63,15 @@ class SimulatorOptions:
             raise ValueError("rates must be > 0 and org_burst >= 1")
         if self.max_per_page is not None and self.max_per_page < 1:
             raise ValueError("max_per_page must be >= 1")
+        if api_version_tuple(self.api_version) is None:
+            raise ValueError(f"api_version must look like 1.75.1, got {self.api_version!r}")
         if self.latency_ms < 0:
             raise ValueError("latency_ms must be >= 0")
+
+
+def api_version_tuple(text: str) -> tuple[int, ...] | None:
+    """`"1.44.0"` as (1, 44, 0); None unless it is two or three dot-separated numbers."""
+    parts = text.split(".")
+    if not 2 <= len(parts) <= 3 or not all(part.isdigit() for part in parts):
+        return None
+    return tuple(int(part) for part in parts)

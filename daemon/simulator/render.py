@@ -1,11 +1,13 @@
-"""JSON rows exactly as Meraki shapes them, one function per endpoint."""
+"""JSON rows exactly as Meraki shapes them (the GA models of API v1.75.1), one function per
+endpoint. A device outside any network is rendered only by `status_row` (see `world`)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from daemon.simulator import catalog
-from daemon.simulator.status import device_status, iso8601, last_reported_at
+from daemon.simulator.status import OFFLINE, device_status, reported_at_text
 from daemon.simulator.world import Device, Network, Organization
 
 Row = dict[str, Any]
@@ -18,10 +20,16 @@ def organization_row(org: Organization) -> Row:
         "name": org.name,
         "url": org.url,
         "api": {"enabled": org.api_enabled},
-        "licensing": {"model": "co-term"},
-        "cloud": {"region": {"name": org.region}},
-        "management": {"details": []},
+        "licensing": {"model": org.licensing_model},
+        "cloud": {
+            "region": {"name": org.region, "host": {"name": catalog.REGION_HOSTS[org.region]}}
+        },
+        "management": {"details": _details(org.management_details)},
     }
+
+
+def _details(pairs: tuple[tuple[str, str], ...]) -> list[Row]:
+    return [{"name": name, "value": value} for name, value in pairs]
 
 
 def network_row(network: Network) -> Row:
@@ -57,22 +65,30 @@ def device_row(device: Device) -> Row:
         "lanIp": device.lan_ip,
         "firmware": device.firmware,
         "productType": device.product_type,
-        "details": [],
+        "details": _details(device.details),
+        "configurationUpdatedAt": _configuration_updated_at(device),
+        "url": device.url,
     }
+
+
+def _configuration_updated_at(device: Device) -> str:
+    """When the device's configuration last changed: fixed per device, never after the epoch."""
+    seconds = catalog.CONFIGURATION_EPOCH_S - (device.noise >> 8) % (90 * 86_400)
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def status_row(device: Device, seed: int, now: float) -> Row:
     """A row of GET /organizations/{id}/devices/statuses at simulated time `now`."""
-    status = device_status(seed, device, now)
+    status = device_status(seed, device, now) if device.network_id is not None else OFFLINE
     primary_dns, secondary_dns = device.dns if device.dns else (None, None)
     return {
-        "name": device.name,
+        "name": device.name or None,
         "serial": device.serial,
         "mac": device.mac,
         "publicIp": device.public_ip,
         "networkId": device.network_id,
         "status": status,
-        "lastReportedAt": iso8601(last_reported_at(device, status, now)),
+        "lastReportedAt": reported_at_text(device, status, now),
         "lanIp": device.lan_ip,
         "gateway": device.gateway,
         "ipType": device.ip_type,

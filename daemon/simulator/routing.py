@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from aiohttp import web
 from multidict import MultiMapping
 
+from daemon.simulator.options import api_version_tuple
 from daemon.simulator.pagination import (
     ENDING_BEFORE,
     PER_PAGE,
@@ -99,6 +100,16 @@ class ListEndpoint(Generic[T]):
     malform: Callable[[Row], Row]
     narrow: Narrow[T] | None = None
     envelope: bool = False
+    # (version, spec): API versions before `version` page by `spec` instead of `paging`.
+    paging_before: tuple[tuple[tuple[int, ...], PageSpec], ...] = ()
+
+    def page_spec(self, api_version: str) -> PageSpec:
+        """The paging contract of the endpoint in the given API version."""
+        version = api_version_tuple(api_version)
+        for before, spec in self.paging_before:
+            if version is not None and version < before:
+                return spec
+        return self.paging
 
 
 def paged(endpoint: ListEndpoint[T]) -> Handler:
@@ -107,8 +118,9 @@ def paged(endpoint: ListEndpoint[T]) -> Handler:
     def handle(call: Call) -> web.Response:
         sim = call.simulator
         query = call.request.query
+        paging = endpoint.page_spec(sim.options.api_version)
         try:
-            size = per_page(query.get(PER_PAGE), endpoint.paging, sim.options.max_per_page)
+            size = per_page(query.get(PER_PAGE), paging, sim.options.max_per_page)
         except PaginationError as exc:
             return error_response(400, str(exc))
         context = RenderContext(seed=sim.world.seed, now=sim.now())
@@ -125,7 +137,7 @@ def paged(endpoint: ListEndpoint[T]) -> Handler:
                 row = endpoint.malform(row)
             rows.append(row)
         base = str(call.request.url.with_query(None))
-        link = link_header(base, list(query.items()), items, endpoint.key, page, endpoint.paging)
+        link = link_header(base, list(query.items()), items, endpoint.key, page, paging)
         body: Any = rows
         if endpoint.envelope:
             body = envelope(rows, total=len(items), remaining=len(items) - page.end)

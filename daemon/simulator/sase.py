@@ -107,7 +107,7 @@ def sites(seed: int, org: Organization) -> list[Site]:
         return []
     appliances: dict[str, list[Device]] = {}
     for device in org.devices:
-        if device.product_type == catalog.APPLIANCE:
+        if device.product_type == catalog.APPLIANCE and device.network_id is not None:
             appliances.setdefault(device.network_id, []).append(device)
     found = []
     for network in org.networks:

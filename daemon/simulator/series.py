@@ -110,9 +110,7 @@ def probe_targets(seed: int, org: Organization) -> list[ProbeTarget]:
         for uplink in prof.probed:
             for ip in prof.probe_ips:
                 key = _series_key(seed, serial, uplink, ip)
-                targets.append(
-                    ProbeTarget(serial, item.device.network_id, uplink, ip, prof.key, key)
-                )
+                targets.append(ProbeTarget(serial, item.network.id, uplink, ip, prof.key, key))
     return targets
 
 

@@ -16,8 +16,8 @@ from daemon.simulator.ratelimit import RateLimiter
 from daemon.simulator.sase import sase_counts
 from daemon.simulator.series import probe_targets
 from daemon.simulator.stats import Stats
-from daemon.simulator.status import STATUSES, device_status
-from daemon.simulator.uplinks import uplink_counts, uplink_devices
+from daemon.simulator.status import OFFLINE, STATUSES, device_status
+from daemon.simulator.uplinks import unassigned_uplink_devices, uplink_counts, uplink_devices
 from daemon.simulator.world import World
 
 
@@ -64,7 +64,10 @@ class Simulator:
     def truth(self) -> dict[str, Any]:
         """Per-org counts as of the simulated now, as served by GET /_sim/world.
 
-        Besides networks and devices: `uplink_devices` (rows of uplinks/statuses), `uplinks`
+        Besides networks and devices (in networks: the rows of GET .../devices):
+        `unassigned_devices` (outside any network; devices/statuses lists
+        devices + unassigned_devices rows, counted in `devices_by_status`), `uplink_devices`
+        (rows of uplinks/statuses, the unassigned MX/MG without uplinks included), `uplinks`
         (their interfaces), `uplinks_by_status`, `uplink_loss_series` (entries of
         uplinksLossAndLatency), `sase` (Secure Access present) and `sase_sites`.
         """
@@ -76,6 +79,10 @@ class Simulator:
             by_status = dict.fromkeys(STATUSES, 0)
             for device in org.devices:
                 by_status[device_status(seed, device, now)] += 1
+            by_status[OFFLINE] += len(org.unassigned)  # as devices/statuses reports them
+            listed = uplink_devices(seed, org)
+            uplinks = uplink_counts(listed, now)
+            uplinks["uplink_devices"] = len(listed) + len(unassigned_uplink_devices(org))
             by_model = Counter(device.model for device in org.devices)
             organizations[org.id] = {
                 "name": org.name,
@@ -83,9 +90,10 @@ class Simulator:
                 "forbidden": org.id in forbidden,
                 "networks": len(org.networks),
                 "devices": len(org.devices),
+                "unassigned_devices": len(org.unassigned),
                 "devices_by_status": by_status,
                 "devices_by_model": dict(sorted(by_model.items())),
-                **uplink_counts(uplink_devices(seed, org), now),
+                **uplinks,
                 "uplink_loss_series": len(probe_targets(seed, org)),
                 **sase_counts(seed, org),
             }

@@ -1,8 +1,8 @@
 """Uplinks of MX appliances and MG cellular gateways, and their statuses over simulated time.
 
 Which uplinks a device has is fixed: every MX has wan1, some also wan2 (a few of those with
-nothing plugged in: `not connected`), and cellular models (cellular_share of the MX) a
-`cellular` uplink; an MG has only `cellular`.
+nothing plugged in: `not connected`), some MX85/95/105 with a live wan2 also wan3, and
+cellular models (cellular_share of the MX) a `cellular` uplink; an MG has only `cellular`.
 
 Statuses are a pure function of (seed, serial, interface, 5-minute window). Normally wan1 is
 `active`, wan2 and cellular `ready`. Failovers come in episodes: time is cut in 30-minute
@@ -10,7 +10,15 @@ blocks of six windows, and in each block an MX has an episode with probability 5
 quarter of devices on a flaky line) or 6% (the rest), starting at a drawn window and lasting
 2-5 windows (cut at the block's end): wan1 is `failed` in about 8% of an MX's windows, in
 runs. One episode in four takes wan2 down too. While wan1 is down, traffic moves to wan2 if it
-is up, else to cellular (`active`). An MG's cellular is `active`, at times `connecting`.
+is up, else to wan3 if there is one, else to cellular (`active`). A standby wan2 or cellular
+is `connecting` now and then. An MG's cellular is `active`, at times `connecting`.
+
+Cellular uplinks carry the SIM fields of the GA shape (provider, signalStat, mcc/mnc,
+roaming{status}, connectionType, apn, dns1/dns2, signalType, mtu, iccid, imsi, msisdn): their
+DNS is dns1/dns2, never the wired interfaces' primaryDns/secondaryDns.
+
+An MX or MG outside any network (see `world`) is listed with networkId and lastReportedAt
+null and no uplinks; it has no loss/latency series.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from dataclasses import dataclass
 from daemon.simulator import catalog, cellular
 from daemon.simulator.hashing import mix64, text_hash
 from daemon.simulator.render import Row
-from daemon.simulator.status import device_status, iso8601, last_reported_at, window
+from daemon.simulator.status import device_status, reported_at_text, window
 from daemon.simulator.world import Device, Network, Organization, ipv4
 
 WAN1, WAN2, WAN3, CELLULAR = "wan1", "wan2", "wan3", "cellular"
@@ -57,7 +65,7 @@ class UplinkProfile:
 
     key: int
     gateway: bool  # an MG: cellular only, no failover
-    interfaces: tuple[str, ...]  # in Meraki's order: wan1, wan2, cellular
+    interfaces: tuple[str, ...]  # in Meraki's order: wan1, wan2, wan3, cellular
     wan2_unplugged: bool
     probe_ips: tuple[str, ...]
 
@@ -80,10 +88,14 @@ def profile(seed: int, device: Device) -> UplinkProfile | None:
     # Cellular MX are mostly small branches with one wired line; others often have two.
     has_wan2 = (key >> 8) % 100 < (30 if has_cellular else 65)
     interfaces: tuple[str, ...] = (WAN1, WAN2) if has_wan2 else (WAN1,)
+    unplugged = has_wan2 and _wan2_unplugged(key)
+    wan3_model = device.model in catalog.WAN3_MX_MODELS
+    if has_wan2 and not unplugged and wan3_model and (key >> 28) % 100 < 40:
+        interfaces += (WAN3,)
     if has_cellular:
         interfaces += (CELLULAR,)
     probes = (PRIMARY_PROBE, SECOND_PROBE) if (key >> 16) % 5 == 0 else (PRIMARY_PROBE,)
-    return UplinkProfile(key, False, interfaces, has_wan2 and _wan2_unplugged(key), probes)
+    return UplinkProfile(key, False, interfaces, unplugged, probes)
 
 
 def _wan2_unplugged(key: int) -> bool:
@@ -128,7 +140,11 @@ def statuses_in_window(prof: UplinkProfile, status_window: int) -> dict[str, str
             result[WAN2] = FAILED if down == 2 else ACTIVE
             carrying = down == 1
         else:
-            result[WAN2] = READY
+            # A standby line now and then renegotiates (DHCP, PPPoE).
+            result[WAN2] = CONNECTING if draw >> 8 & 0xFF < 5 else READY
+    if WAN3 in prof.interfaces:
+        result[WAN3] = READY if carrying else ACTIVE
+        carrying = True
     if CELLULAR in prof.interfaces:
         # A standby modem now and then re-attaches to the network.
         standby = CONNECTING if draw % 100 < 3 else READY
@@ -169,7 +185,7 @@ def uplink_devices(seed: int, org: Organization) -> list[UplinkDevice]:
     ]
     appliances: dict[str, list[str]] = {}
     for device, prof in found:
-        if not prof.gateway:
+        if not prof.gateway and device.network_id is not None:
             appliances.setdefault(device.network_id, []).append(device.serial)
     roles: dict[str, str] = {}
     for network_id, serials in appliances.items():
@@ -184,7 +200,25 @@ def uplink_devices(seed: int, org: Organization) -> list[UplinkDevice]:
             ha_role=roles.get(device.serial, "primary"),
         )
         for device, prof in found
+        if device.network_id is not None
     ]
+
+
+def unassigned_uplink_devices(org: Organization) -> list[Device]:
+    """The org's MX and MG outside any network, sorted by serial: listed without uplinks."""
+    return [device for device in org.unassigned if device.product_type in UPLINK_PRODUCT_TYPES]
+
+
+def unassigned_uplinks_row(device: Device) -> Row:
+    """A row of GET /organizations/{id}/uplinks/statuses for a device outside any network."""
+    return {
+        "networkId": None,
+        "serial": device.serial,
+        "model": device.model,
+        "lastReportedAt": None,
+        "highAvailability": {"enabled": False, "role": "primary"},
+        "uplinks": [],
+    }
 
 
 def _ha_network(seed: int, network_id: str) -> bool:
@@ -201,23 +235,28 @@ def uplinks_row(item: UplinkDevice, seed: int, now: float) -> Row:
         if interface == CELLULAR:
             uplinks.append(_cellular_uplink(item, status, status_window))
         else:
-            uplinks.append(_wired_uplink(device, prof.key, interface, status))
+            uplinks.append(_wired_uplink(device, item.network, prof.key, interface, status))
     return {
         "networkId": device.network_id,
         "serial": device.serial,
         "model": device.model,
-        "lastReportedAt": iso8601(last_reported_at(device, device_status(seed, device, now), now)),
+        "lastReportedAt": reported_at_text(device, device_status(seed, device, now), now),
         "highAvailability": {"enabled": item.ha_enabled, "role": item.ha_role},
         "uplinks": uplinks,
     }
 
 
-def _wired_uplink(device: Device, key: int, interface: str, status: str) -> Row:
+def _wired_uplink(device: Device, network: Network, key: int, interface: str, status: str) -> Row:
     if status == NOT_CONNECTED:
         return dict.fromkeys(_WIRED_FIELDS) | {"interface": interface, "status": status}
     primary_dns, secondary_dns = device.dns or catalog.DNS_PAIRS[0]
-    if interface == WAN1 and device.ip_type == "static":
-        ip, assigned = device.public_ip, "static"
+    if interface == WAN3:
+        # A third line: a small business ISP handing out a public address by DHCP.
+        third_line = 0xCB007100 | (key >> 36) % 254 + 1  # 203.0.113.0/24
+        ip = public_ip = ipv4(third_line)
+        gateway, assigned = ipv4(0xCB007100 | 254), "dhcp"
+    elif interface == WAN1 and device.ip_type == "static":
+        ip, assigned = network.public_ip, "static"
         gateway = ip.rsplit(".", 1)[0] + ".1"
         public_ip = ip
     else:
@@ -226,7 +265,7 @@ def _wired_uplink(device: Device, key: int, interface: str, status: str) -> Row:
         prefix = f"192.168.{octet}" if interface == WAN1 else f"172.{16 + octet % 16}.{octet}"
         ip, gateway, assigned = f"{prefix}.{2 + (key >> 48) % 200}", f"{prefix}.1", "dhcp"
         second_line = 0xC6336400 | (key >> 20) % 256  # 198.51.100.0/24: the second ISP
-        public_ip = device.public_ip if interface == WAN1 else ipv4(second_line)
+        public_ip = network.public_ip if interface == WAN1 else ipv4(second_line)
     return {
         "interface": interface,
         "status": status,
@@ -256,28 +295,28 @@ def _cellular_uplink(item: UplinkDevice, status: str, status_window: int) -> Row
     attached = status in (ACTIVE, READY)
     rsrp, rsrq = cellular.signal(item.profile.key, status_window)
     carrier = card.carrier
+    # The GA shape's field order (OrganizationsUplinksItem2 of API v1.75.1).
     return {
         "interface": CELLULAR,
         "status": status,
         "ip": card.ip if attached else None,
         "gateway": card.gateway if attached else None,
         "publicIp": card.public_ip if attached else None,
-        "primaryDns": card.dns[0] if attached else None,
-        "secondaryDns": card.dns[1] if attached else None,
         "ipAssignedBy": "dhcp" if attached else None,
         "provider": carrier.provider,
         "signalStat": {"rsrp": rsrp, "rsrq": rsrq},
-        "connectionType": card.connection_type,
-        "signalType": card.signal_type,
-        "apn": carrier.apn,
-        "dns1": card.dns[0] if attached else None,
-        "dns2": card.dns[1] if attached else None,
-        "model": "integrated",
-        "iccid": card.iccid,
-        "imsi": card.imsi,
         "mcc": carrier.mcc,
         "mnc": carrier.mnc,
         "roaming": {"status": "roaming" if card.roaming else "home"},
+        "connectionType": card.connection_type,
+        "apn": carrier.apn,
+        "dns1": card.dns[0] if attached else None,
+        "dns2": card.dns[1] if attached else None,
+        "signalType": card.signal_type,
+        "mtu": card.mtu if attached else None,
+        "iccid": card.iccid,
+        "imsi": card.imsi,
+        "msisdn": card.msisdn,
     }
 
 

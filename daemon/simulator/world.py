@@ -3,6 +3,24 @@
 Generation is deterministic: each organization draws from its own generator seeded with
 (seed, org index), so the same options always give the same world. Statuses are not stored;
 `daemon.simulator.status` derives them from the simulated time on demand.
+
+Besides the devices claimed into networks (`Organization.devices`), each API-enabled org holds
+`SimulatorOptions.unassigned_devices` devices in its inventory outside any network
+(`Organization.unassigned`, `network_id` None). Which listings show them follows each
+endpoint's GA summary (meraki-client, API v1.75.1):
+- GET /organizations/{id}/devices, "List the devices in an organization that have been
+  assigned to a network": not listed.
+- GET /organizations/{id}/devices/statuses, "List the status of every Meraki device in the
+  organization": listed, with networkId, lastReportedAt, IPs and DNS null, status offline.
+- GET /organizations/{id}/uplinks/statuses, "every Meraki MX, MG and Z series devices in the
+  organization": an unassigned MX or MG is listed with networkId and lastReportedAt null and
+  no uplinks (a device outside a network has no uplink configuration to report).
+- GET /organizations/{id}/devices/uplinksLossAndLatency: not listed (no uplinks, no probes).
+They are drawn after every org, from streams of their own, so they change nothing else.
+
+A few devices carry the newer product types (wirelessController, campusGateway,
+secureConnect): in each API-enabled org one wireless or switch device, picked by a hash, is
+turned into one (the type rotating with the org index), its network's product types following.
 """
 
 from __future__ import annotations
@@ -11,10 +29,11 @@ import bisect
 import itertools
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from daemon.simulator import catalog
 from daemon.simulator.catalog import City
+from daemon.simulator.hashing import text_hash
 from daemon.simulator.options import SimulatorOptions
 
 ORG_ID_RANGE = range(500_000, 1_000_000)
@@ -46,17 +65,18 @@ class Network:
 
 @dataclass(frozen=True, slots=True)
 class Device:
-    """One device in an organization's inventory, claimed into a network."""
+    """One device in an organization's inventory, claimed into a network (or not: see
+    `Organization.unassigned`)."""
 
     serial: str
     mac: str
     model: str
     product_type: str
-    network_id: str
+    network_id: str | None
     name: str
     lan_ip: str | None
     gateway: str | None
-    public_ip: str
+    public_ip: str | None
     ip_type: str | None
     dns: tuple[str, str] | None
     firmware: str
@@ -67,6 +87,8 @@ class Device:
     notes: str
     imei: str | None
     noise: int  # 64 random bits that drive this device's status over time
+    details: tuple[tuple[str, str], ...] = ()  # the `details` [{name, value}] of the listing
+    url: str | None = None  # the device's Dashboard page
 
 
 @dataclass(slots=True)
@@ -82,6 +104,15 @@ class Organization:
     devices: list[Device]
     # Cisco Secure Access (SASE) integration; see `daemon.simulator.sase.has_secure_access`.
     secure_access: bool = False
+    licensing_model: str = "co-term"
+    # management.details of GET /organizations: (name, value) pairs, e.g. the MSP's customer id.
+    management_details: tuple[tuple[str, str], ...] = ()
+    # Devices in the inventory outside any network, sorted by serial.
+    unassigned: list[Device] = field(default_factory=list)
+
+    def all_devices(self) -> list[Device]:
+        """Every device of the org, in networks or not, sorted by serial."""
+        return sorted([*self.devices, *self.unassigned], key=lambda dev: dev.serial)
 
 
 def ipv4(value: int) -> str:
@@ -116,6 +147,10 @@ class World:
         orgs = [
             self._make_org(index, org_id, index < options.orgs) for index, org_id in enumerate(ids)
         ]
+        for index, org in enumerate(orgs):
+            if org.api_enabled:
+                uplinks = has_uplinks(index, options.uplink_org_share)
+                org.unassigned = self._make_unassigned(org, options.unassigned_devices, uplinks)
         orgs.sort(key=lambda org: org.id)
         enabled = [org for org in orgs if org.api_enabled]
         for position, org in enumerate(enabled):
@@ -172,6 +207,8 @@ class World:
             region=rng.choice(catalog.REGIONS),
             networks=[],
             devices=[],
+            licensing_model=catalog.LICENSING_MODELS[index % len(catalog.LICENSING_MODELS)],
+            management_details=_management_details(self.seed, index, org_id),
         )
         networks = opts.big_org_networks if index < opts.big_orgs else opts.networks_per_org
         uplinks = has_uplinks(index, opts.uplink_org_share)
@@ -182,7 +219,51 @@ class World:
             org.devices.extend(self._make_device(rng, network, kind) for kind in types)
         org.networks.sort(key=lambda net: net.id)
         org.devices.sort(key=lambda dev: dev.serial)
+        if api_enabled:
+            _modernize_one(self.seed, index, org)
         return org
+
+    def _make_unassigned(self, org: Organization, count: int, uplinks: bool) -> list[Device]:
+        rng = random.Random(f"{self.seed}:unassigned:{org.id}")
+        cellular = self._options.cellular_share > 0
+        types = [
+            kind
+            for kind in catalog.UNASSIGNED_PRODUCT_TYPES
+            if (uplinks or kind not in (catalog.APPLIANCE, catalog.CELLULAR_GATEWAY))
+            and (cellular or kind != catalog.CELLULAR_GATEWAY)
+        ]
+        devices = []
+        for _ in range(count):
+            product_type = rng.choice(types)
+            models = catalog.MODELS[product_type]
+            if product_type == catalog.APPLIANCE and not cellular:
+                models = catalog.WIRED_MX_MODELS
+            model = rng.choice(models)
+            devices.append(
+                Device(
+                    serial=self._new_serial(rng),
+                    mac=self._new_mac(),
+                    model=model,
+                    product_type=product_type,
+                    network_id=None,
+                    name="",
+                    lan_ip=None,
+                    gateway=None,
+                    public_ip=None,
+                    ip_type=None,
+                    dns=None,
+                    firmware="Not running configured version",
+                    tags=(),
+                    lat=0.0,
+                    lng=0.0,
+                    address="",
+                    notes="",
+                    imei=_imei(rng, model),
+                    noise=rng.getrandbits(64),
+                )
+            )
+        devices.sort(key=lambda dev: dev.serial)
+        return devices
 
     def _draw_product_type(self, rng: random.Random, uplinks: bool = True) -> str:
         if not uplinks:
@@ -242,9 +323,10 @@ class World:
         has_ip = product_type != catalog.SENSOR
         lan_ip = ipv4(network.subnet + 2 + host % (_SUBNET_SIZE - 3)) if has_ip else None
         city = network.city
+        mac = self._new_mac()
         return Device(
             serial=serial,
-            mac=self._new_mac(),
+            mac=mac,
             model=model,
             product_type=product_type,
             network_id=network.id,
@@ -260,8 +342,10 @@ class World:
             lng=round(city.lng + rng.uniform(-0.05, 0.05), 6),
             address=f"{rng.randrange(1, 999)} Main St, {city.name}",
             notes="",
-            imei=str(rng.randrange(10**14, 10**15)) if model in catalog.CELLULAR_MODELS else None,
+            imei=_imei(rng, model),
             noise=rng.getrandbits(64),
+            details=_details(serial, model),
+            url=_device_url(network, mac),
         )
 
     def _new_serial(self, rng: random.Random) -> str:
@@ -286,6 +370,69 @@ def has_uplinks(index: int, share: float) -> bool:
     """Whether the org at `index` has MX and MG devices: `share` of the orgs, spread evenly
     (with share 0.25, the 4th, 8th, 12th... org), so every world with share 1 has them all."""
     return math.floor((index + 1) * share) > math.floor(index * share)
+
+
+def _device_url(network: Network, mac: str) -> str:
+    """The device's Dashboard page: its network's, ending in the MAC as a decimal number."""
+    base = network.url.removesuffix("/usage/list")
+    return f"{base}/nodes/new_list/{int(mac.replace(':', ''), 16)}"
+
+
+def _imei(rng: random.Random, model: str) -> str | None:
+    return str(rng.randrange(10**14, 10**15)) if model in catalog.CELLULAR_MODELS else None
+
+
+def _details(serial: str, model: str) -> tuple[tuple[str, str], ...]:
+    """Catalyst hardware run by Meraki names its Catalyst serial in `details`, as in the GA
+    example of GET /organizations/{id}/devices."""
+    if not model.startswith(catalog.CATALYST_MODEL_PREFIXES):
+        return ()
+    digits = text_hash(f"catalyst:{serial}") % 10**8
+    return (("Catalyst serial", f"FOC{digits:08d}"),)
+
+
+def _management_details(seed: int, index: int, org_id: str) -> tuple[tuple[str, str], ...]:
+    """Most orgs carry the MSP's own customer id; some also Meraki's MSP ID; every fifth none."""
+    if index % 5 == 4:
+        return ()
+    draw = text_hash(f"{seed}:management:{org_id}")
+    details: tuple[tuple[str, str], ...] = (("customer_id", f"C-{draw % 100_000:05d}"),)
+    if (draw >> 32) % 3 == 0:
+        details += (("MSP ID", str(100_000 + (draw >> 40) % 900_000)),)
+    return details
+
+
+def _modernize_one(seed: int, index: int, org: Organization) -> None:
+    """Turn one wireless or switch device of the org into a newer product type."""
+    # Only in networks of several product types, which stay so (and keep their L_ ids).
+    candidates = [
+        position
+        for position, device in enumerate(org.devices)
+        if device.product_type in (catalog.WIRELESS, catalog.SWITCH)
+        and str(device.network_id).startswith("L_")
+    ]
+    if not candidates:
+        return
+    position = candidates[text_hash(f"{seed}:newer:{org.id}") % len(candidates)]
+    old = org.devices[position]
+    product_type = catalog.NEWER_PRODUCT_TYPES[index % len(catalog.NEWER_PRODUCT_TYPES)]
+    models = catalog.MODELS[product_type]
+    model = models[text_hash(f"{seed}:newer-model:{old.serial}") % len(models)]
+    org.devices[position] = replace(
+        old,
+        model=model,
+        product_type=product_type,
+        name=old.name.replace(old.model, model),
+        firmware=catalog.FIRMWARE[product_type][0],
+        details=_details(old.serial, model),
+    )
+    types = {device.product_type for device in org.devices if device.network_id == old.network_id}
+    org.networks = [
+        replace(network, product_types=tuple(sorted(types)))
+        if network.id == old.network_id
+        else network
+        for network in org.networks
+    ]
 
 
 _URL_ID_CHARS = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ0123456789"

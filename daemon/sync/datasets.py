@@ -68,7 +68,12 @@ ORGANIZATIONS = Dataset(
     endpoint="/organizations",
     model=Organization,
     per_page=9000,
-    merge=_spec("organizations", "organizations_merge", soft_delete="organizations_soft_delete"),
+    merge=_spec(
+        "organizations",
+        "organizations_merge",
+        "organization_management_details_merge",
+        soft_delete="organizations_soft_delete",
+    ),
 )
 
 NETWORKS = Dataset(
@@ -84,7 +89,9 @@ DEVICES = Dataset(
     endpoint="/organizations/{organizationId}/devices",
     model=Device,
     per_page=5000,
-    merge=_spec("devices", "devices_merge", soft_delete="devices_soft_delete"),
+    merge=_spec(
+        "devices", "devices_merge", "device_details_merge", soft_delete="devices_soft_delete"
+    ),
 )
 
 DEVICE_STATUSES = Dataset(

@@ -62,10 +62,10 @@ def documented_columns(model: type[Item]) -> list[str]:
 
 def staging_columns(staging: str) -> list[str]:
     """The column names of a staging table, in order, from its `CREATE TEMP TABLE ... AS
-    SELECT <columns> FROM <table> WITH NO DATA`."""
+    SELECT <columns> FROM <table> WITH NO DATA` (an `expr AS name` column counts as name)."""
     sql = query(staging).sql
     body = sql[sql.index("SELECT") + len("SELECT") : sql.index("FROM")]
-    return [column.strip() for column in body.split(",")]
+    return [column.split(" AS ")[-1].strip() for column in body.split(",")]
 
 
 @pytest.mark.parametrize(("model", "path", "staging", "key"), MODELS)
@@ -89,9 +89,10 @@ def test_example_parses_to_a_row_of_documented_length(
 
 
 def test_organization_row(examples: dict[str, Any]) -> None:
-    """The organization example maps nested api/licensing/cloud fields into the row."""
+    """The organization example maps nested api/licensing/cloud/management fields into the row."""
     raw = example(examples, "/organizations")
     row = parse_item(Organization, raw).row()
+    details = raw["management"]["details"]
     assert row == (
         raw["id"],
         raw["name"],
@@ -99,6 +100,8 @@ def test_organization_row(examples: dict[str, Any]) -> None:
         raw["api"]["enabled"],
         raw["licensing"]["model"],
         raw["cloud"]["region"]["name"],
+        [detail["name"] for detail in details],
+        [detail["value"] for detail in details],
     )
 
 
@@ -136,6 +139,9 @@ def test_device_row(examples: dict[str, Any]) -> None:
         raw["lng"],
         raw["address"],
         raw["notes"],
+        raw["imei"],
+        [detail["name"] for detail in raw["details"]],
+        [detail["value"] for detail in raw["details"]],
     )
 
 
@@ -257,12 +263,13 @@ def test_api_disabled_is_carried_into_the_row(examples: dict[str, Any]) -> None:
 
 
 def test_minimal_organization_defaults() -> None:
-    """An organization with only id and name gets api_enabled True and None for the rest."""
+    """An organization with only id and name gets api_enabled True, no management details
+    and None for the rest."""
     row = parse_item(Organization, {"id": "1", "name": "o"}).row()
-    assert row == ("1", "o", None, True, None, None)
+    assert row == ("1", "o", None, True, None, None, [], [])
 
 
 def test_minimal_device_defaults() -> None:
-    """A device with only a serial gets empty tags and None elsewhere."""
+    """A device with only a serial gets empty tags and details and None elsewhere."""
     row = parse_item(Device, {"serial": "Q2XX-AAAA-0001"}).row()
-    assert row == ("Q2XX-AAAA-0001", *[None] * 7, [], *[None] * 4)
+    assert row == ("Q2XX-AAAA-0001", *[None] * 7, [], *[None] * 5, [], [])

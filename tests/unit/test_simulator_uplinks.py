@@ -23,6 +23,7 @@ from daemon.simulator.uplinks import (
     UPLINK_STATUSES,
     WAN1,
     WAN2,
+    WAN3,
     profile,
     uplink_devices,
     uplink_statuses,
@@ -129,7 +130,7 @@ def test_probes_cover_every_mx_uplink_but_no_gateway(world: World) -> None:
     mx = {d.serial for d in org.devices if d.product_type == "appliance"}
     assert serials == mx
     assert {t.ip for t in targets} == {"8.8.8.8", "1.1.1.1"}
-    assert all(t.uplink in (WAN1, WAN2, CELLULAR) for t in targets)
+    assert all(t.uplink in (WAN1, WAN2, WAN3, CELLULAR) for t in targets)
     for device in org.devices:
         prof = profile(1, device)
         assert (prof is None) == (device.product_type not in ("appliance", "cellularGateway"))
@@ -141,7 +142,7 @@ def test_ha_pairs_are_one_primary_one_spare(world: World) -> None:
     for org in world.organizations:
         for item in uplink_devices(1, org):
             if item.ha_enabled:
-                pairs.setdefault(item.device.network_id, []).append(item.ha_role)
+                pairs.setdefault(item.network.id, []).append(item.ha_role)
             else:
                 assert item.ha_role == "primary"
     assert pairs

@@ -56,7 +56,7 @@ def test_product_mix_follows_the_shares() -> None:
     assert all((device.imei is not None) == (device.model in CELLULAR_MODELS) for device in devices)
     for org in world.organizations:
         types = {net.id: set(net.product_types) for net in org.networks}
-        assert all(device.product_type in types[device.network_id] for device in org.devices)
+        assert all(device.product_type in types[str(device.network_id)] for device in org.devices)
     no_cellular = big_world(cellular_share=0.0)
     assert not any(
         device.model in CELLULAR_MODELS

@@ -2,7 +2,7 @@
 CREATE TEMP TABLE staging_uplink_statuses ON COMMIT DROP AS
 SELECT serial, interface, network_id, model, status, ip, gateway, public_ip, primary_dns,
        secondary_dns, ip_assigned_by, provider, signal_type, connection_type, rsrp, rsrq, apn,
-       iccid, roaming, mcc, mnc, ha_enabled, ha_role, last_reported_at
+       iccid, roaming, mcc, mnc, ha_enabled, ha_role, last_reported_at, imsi, msisdn, mtu
 FROM meraki.uplink_statuses WITH NO DATA;
 
 -- name: uplink_statuses_history
@@ -22,13 +22,14 @@ WHERE u.status IS DISTINCT FROM s.status OR u.removed_at IS NOT NULL;
 INSERT INTO meraki.uplink_statuses AS u
     (serial, interface, organization_id, network_id, model, status, ip, gateway, public_ip,
      primary_dns, secondary_dns, ip_assigned_by, provider, signal_type, connection_type, rsrp,
-     rsrq, apn, iccid, roaming, mcc, mnc, ha_enabled, ha_role, last_reported_at, status_since,
-     first_seen_at, last_seen_at, updated_at, removed_at)
+     rsrq, apn, iccid, roaming, mcc, mnc, ha_enabled, ha_role, last_reported_at, imsi, msisdn,
+     mtu, status_since, first_seen_at, last_seen_at, updated_at, removed_at)
 SELECT DISTINCT ON (s.serial, s.interface)
     s.serial, s.interface, :organization_id, s.network_id, s.model, s.status, s.ip, s.gateway,
     s.public_ip, s.primary_dns, s.secondary_dns, s.ip_assigned_by, s.provider, s.signal_type,
     s.connection_type, s.rsrp, s.rsrq, s.apn, s.iccid, s.roaming, s.mcc, s.mnc, s.ha_enabled,
-    s.ha_role, s.last_reported_at, :observed_at, :observed_at, :observed_at, :observed_at, NULL
+    s.ha_role, s.last_reported_at, s.imsi, s.msisdn, s.mtu,
+    :observed_at, :observed_at, :observed_at, :observed_at, NULL
 FROM staging_uplink_statuses s
 ORDER BY s.serial, s.interface
 ON CONFLICT (serial, interface) DO UPDATE SET
@@ -55,6 +56,9 @@ ON CONFLICT (serial, interface) DO UPDATE SET
     ha_enabled = EXCLUDED.ha_enabled,
     ha_role = EXCLUDED.ha_role,
     last_reported_at = EXCLUDED.last_reported_at,
+    imsi = EXCLUDED.imsi,
+    msisdn = EXCLUDED.msisdn,
+    mtu = EXCLUDED.mtu,
     status_since = CASE
         WHEN u.status IS DISTINCT FROM EXCLUDED.status OR u.removed_at IS NOT NULL
         THEN EXCLUDED.status_since ELSE u.status_since END,
@@ -64,7 +68,8 @@ ON CONFLICT (serial, interface) DO UPDATE SET
         WHEN (u.organization_id, u.network_id, u.model, u.status, u.ip, u.gateway, u.public_ip,
               u.primary_dns, u.secondary_dns, u.ip_assigned_by, u.provider, u.signal_type,
               u.connection_type, u.rsrp, u.rsrq, u.apn, u.iccid, u.roaming, u.mcc, u.mnc,
-              u.ha_enabled, u.ha_role, u.last_reported_at, u.removed_at)
+              u.ha_enabled, u.ha_role, u.last_reported_at, u.imsi, u.msisdn, u.mtu,
+              u.removed_at)
              IS DISTINCT FROM
              (EXCLUDED.organization_id, EXCLUDED.network_id, EXCLUDED.model, EXCLUDED.status,
               EXCLUDED.ip, EXCLUDED.gateway, EXCLUDED.public_ip, EXCLUDED.primary_dns,
@@ -72,7 +77,7 @@ ON CONFLICT (serial, interface) DO UPDATE SET
               EXCLUDED.signal_type, EXCLUDED.connection_type, EXCLUDED.rsrp, EXCLUDED.rsrq,
               EXCLUDED.apn, EXCLUDED.iccid, EXCLUDED.roaming, EXCLUDED.mcc, EXCLUDED.mnc,
               EXCLUDED.ha_enabled, EXCLUDED.ha_role, EXCLUDED.last_reported_at,
-              NULL::timestamptz)
+              EXCLUDED.imsi, EXCLUDED.msisdn, EXCLUDED.mtu, NULL::timestamptz)
         THEN EXCLUDED.updated_at ELSE u.updated_at END;
 
 -- name: uplink_statuses_soft_delete
