@@ -48,10 +48,20 @@ def rows_of(model: type[Item], raw: dict[str, Any]) -> list[Row]:
 
 
 def test_ga_organization() -> None:
-    """The GA organization keeps id, name, url, api.enabled, licensing and cloud region."""
+    """The GA organization keeps id, name, url, api.enabled, licensing, cloud region and its
+    management details (names and values, in order)."""
     raw = only(ga_example("getOrganizations"))
     assert rows_of(Organization, raw) == [
-        ("2930418", "My organization", raw["url"], True, "co-term", "North America")
+        (
+            "2930418",
+            "My organization",
+            raw["url"],
+            True,
+            "co-term",
+            "North America",
+            ["MSP ID"],
+            ["123456"],
+        )
     ]
 
 
@@ -73,7 +83,7 @@ def test_ga_network() -> None:
 
 
 def test_ga_device() -> None:
-    """The GA inventory device keeps every column the devices table has."""
+    """The GA inventory device keeps every column the devices table has, imei and details."""
     raw = only(ga_example("getOrganizationDevices"))
     assert rows_of(Device, raw) == [
         (
@@ -90,6 +100,9 @@ def test_ga_device() -> None:
             -122.098531723022,
             "1600 Pennsylvania Ave",
             "My AP's note",
+            "123456789000000",
+            ["Catalyst serial"],
+            ["123ABC"],
         )
     ]
 
@@ -129,6 +142,9 @@ def test_uplink_statuses(source: str, raw: dict[str, Any]) -> None:
     roaming{status: home} (GA only) becomes not roaming."""
     roaming = False if source == "ga" else None
     mcc_mnc = ("123", "123") if source == "ga" else (None, None)
+    imsi_msisdn_mtu = (
+        ("123456789012345", "123456789012345", 1500) if source == "ga" else (None,) * 3
+    )
     assert rows_of(UplinkDevice, raw) == [
         (
             "Q234-ABCD-5678",
@@ -154,15 +170,11 @@ def test_uplink_statuses(source: str, raw: dict[str, Any]) -> None:
             True,
             "primary",
             when("2018-02-11T00:00:00Z"),
+            *imsi_msisdn_mtu,
         )
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="UplinkDevice reads only primaryDns/secondaryDns: a cellular uplink carries its DNS "
-    "as dns1/dns2 (GA OrganizationsUplinksItem2 has both pairs), so its DNS columns are NULL",
-)
 def test_cellular_uplink_keeps_dns1_and_dns2() -> None:
     """A cellular uplink with DNS only as dns1/dns2 (the spec's MX cellular uplink) keeps it."""
     raw = only(spec_example(f"{_ORG}/appliance/uplink/statuses"))

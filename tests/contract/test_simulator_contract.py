@@ -59,10 +59,6 @@ WORLDS = (
 
 _ORG = "/organizations/{organizationId}"
 SIMULATOR_MISMATCHES: dict[str, str] = {
-    f"{_ORG}/uplinks/statuses": (
-        'simulator still sends uplinks[].model ("integrated") on cellular uplinks: GA '
-        "OrganizationsUplinksItem2 has no model field"
-    ),
     f"{_ORG}/sase/sites": (
         "simulator still sends devices as a list [{name, model}], status, localNetworks and "
         "urlPrefix: GA says devices{primary{name, model}, spare{name, model}}, subnets[{subnet}], "
@@ -76,15 +72,6 @@ SIMULATOR_MISMATCHES: dict[str, str] = {
 
 
 SIMULATOR_OMISSIONS: dict[str, str] = {
-    "/organizations": (
-        "simulator never sends cloud.region.host{name} nor a management.details[{name, value}] "
-        "entry: GA example has both"
-    ),
-    f"{_ORG}/devices": (
-        "simulator never sends configurationUpdatedAt nor a details[{name, value}] entry: GA "
-        "example has both"
-    ),
-    f"{_ORG}/uplinks/statuses": "simulator never sends uplinks[].mtu nor uplinks[].msisdn",
     f"{_ORG}/sase/sites": (
         "simulator never sends devices.primary/devices.spare, subnets[] nor url (it sends the "
         "beta devices[], localNetworks[] and urlPrefix)"
