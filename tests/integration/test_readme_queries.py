@@ -22,9 +22,10 @@ def recipes() -> list[str]:
     return re.findall(r"```sql\n(.*?)```", section, flags=re.DOTALL)
 
 
-def test_the_readme_has_the_five_recipes() -> None:
-    """Offline devices, failover now, latency percentiles, worst ISPs, SASE not good."""
-    assert len(recipes()) == 5
+def test_the_readme_has_the_six_recipes() -> None:
+    """Offline devices, failover now, latency percentiles, worst ISPs, SASE not good, SASE
+    tunnels lost this week."""
+    assert len(recipes()) == 6
 
 
 @pytest.mark.simulator(orgs=3, networks_per_org=4, devices_per_network=10, mx_share=0.3)
@@ -38,7 +39,7 @@ async def test_every_recipe_runs_on_a_synced_database(
         " SELECT organization_id, id, 'C-' || organization_id, 'Customer ' || organization_id"
         " FROM meraki.networks"
     )
-    offline, failover, latency, isps, sase = recipes()
+    offline, failover, latency, isps, sase, lost = recipes()
 
     by_customer = await db.fetch(offline)
     assert sum(r["devices"] for r in by_customer) == await db.fetchval(
@@ -64,3 +65,27 @@ async def test_every_recipe_runs_on_a_synced_database(
     assert await db.fetch(isps)
     not_good = await db.fetch(sase)
     assert all(r["status"] != "good" for r in not_good)
+    assert {r["name"] for r in not_good} == {
+        r["name"]
+        for r in await db.fetch("SELECT name FROM meraki.sase_sites WHERE status <> 'good'")
+    }
+    assert {(r["site_name"], r["times_lost"]) for r in await db.fetch(lost)} == await losses(db)
+
+
+async def losses(db: asyncpg.Connection) -> set[tuple[str, int]]:
+    """(site name, times its status left good in the last week), computed from the whole
+    history in Python."""
+    rows = await db.fetch(
+        "SELECT s.name, h.ts, h.status, h.ts > now() - interval '7 days' AS this_week"
+        " FROM meraki.sase_site_status_history h JOIN meraki.sase_sites s USING (site_id)"
+        " WHERE h.role = 'site' ORDER BY h.site_id, h.ts"
+    )
+    assert rows, "the pass stored some connectivity history"
+    counted: dict[str, int] = {}
+    previous: dict[str, str] = {}
+    for row in rows:
+        before = previous.get(row["name"], "good")
+        if row["this_week"] and row["status"] != "good" and before == "good":
+            counted[row["name"]] = counted.get(row["name"], 0) + 1
+        previous[row["name"]] = row["status"]
+    return set(counted.items())
