@@ -149,11 +149,12 @@ async def sync_sase_connectivity_history(ctx: SyncContext, organization_id: str)
 
 
 async def _feature_skip(ctx: SyncContext, organization_id: str, now: datetime) -> RunResult | None:
-    """A quiet skip, costing no call, unless the org is known to have Secure Access."""
+    """A quiet skip, costing no call, unless the org is known to have Secure Access (or the
+    database cannot tell: then the run goes on, and fails saying why)."""
     try:
         state = await feature_state(ctx.store, organization_id, FEATURE)
     except (DatabaseUnavailable, StoreError):
-        state = None
+        return None
     if state is not None and state.available:
         return None
     reason = "never checked" if state is None else f"absent when last checked ({state.reason})"
