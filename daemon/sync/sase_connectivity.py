@@ -61,7 +61,12 @@ HOUR = timedelta(hours=1)
 MERGE = MergeSpec(
     staging_query="sase_history_staging",
     staging_table="staging_sase_history",
-    statements=("sase_history_merge", "sase_history_site_status", "sase_history_checked"),
+    statements=(
+        "sase_history_lock_sites",
+        "sase_history_merge",
+        "sase_history_site_status",
+        "sase_history_checked",
+    ),
 )
 
 

@@ -34,6 +34,14 @@ CREATE TEMP TABLE staging_sase_history ON COMMIT DROP AS
 SELECT site_id, role, ts, device_id, status
 FROM meraki.sase_site_status_history WITH NO DATA;
 
+-- name: sase_history_lock_sites
+-- The sites listing upserts these rows in site_id order; taking them in the same order first
+-- keeps the two runs from deadlocking when they meet.
+SELECT site_id FROM meraki.sase_sites
+WHERE organization_id = :organization_id AND site_id = ANY(:checked_site_ids::text[])
+ORDER BY site_id
+FOR UPDATE;
+
 -- name: sase_history_merge
 -- Entries come back in every overlapping timespan: the natural key keeps one of each. Should
 -- Meraki restate an entry, its latest word wins.
