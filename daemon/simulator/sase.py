@@ -38,7 +38,7 @@ from daemon.simulator.routing import (
     envelope,
     error_response,
 )
-from daemon.simulator.sase_status import SiteSeries
+from daemon.simulator.sase_status import SITE, SiteSeries
 from daemon.simulator.world import Device, Network, Organization, World, ipv4
 
 NOT_ENABLED = "Secure Access is not enabled for this organization"
@@ -177,7 +177,7 @@ def _narrow_sites(
     if site_id is not None:
         items = [site for site in items if site.site_id == site_id]
     if status is not None:
-        items = [site for site in items if site.series(ctx.seed).status("site", ctx.now) == status]
+        items = [site for site in items if site.series(ctx.seed).status(SITE, ctx.now) == status]
     if search is not None:
         items = [site for site in items if search.lower() in site.network.name.lower()]
     return items
