@@ -571,27 +571,6 @@ COMMENT ON COLUMN meraki.customer_uplink_samples.ts IS 'Sample time.';
 COMMENT ON COLUMN meraki.customer_uplink_samples.loss_percent IS 'Packet loss, percent.';
 COMMENT ON COLUMN meraki.customer_uplink_samples.latency_ms IS 'Latency, milliseconds.';
 
-CREATE OR REPLACE VIEW meraki.customer_sase_sites AS
-SELECT m.customer_id, m.customer_name, s.organization_id, s.network_id, n.name AS network_name,
-       s.site_id, s.name, s.model, s.region, s.status, s.vpn_type, s.default_route, s.local_subnets
-FROM meraki.customer_map m
-JOIN meraki.sase_sites s ON s.network_id = m.network_id AND s.organization_id = m.organization_id
-JOIN meraki.networks n ON n.id = s.network_id
-WHERE s.removed_at IS NULL;
-COMMENT ON VIEW meraki.customer_sase_sites IS 'Secure Access sites of mapped networks, with their customer.';
-COMMENT ON COLUMN meraki.customer_sase_sites.customer_id IS 'The MSP''s customer id.';
-COMMENT ON COLUMN meraki.customer_sase_sites.customer_name IS 'The MSP''s customer name.';
-COMMENT ON COLUMN meraki.customer_sase_sites.organization_id IS 'Organization of the site.';
-COMMENT ON COLUMN meraki.customer_sase_sites.network_id IS 'Network the site is attached to.';
-COMMENT ON COLUMN meraki.customer_sase_sites.network_name IS 'Network name.';
-COMMENT ON COLUMN meraki.customer_sase_sites.site_id IS 'Secure Access site id.';
-COMMENT ON COLUMN meraki.customer_sase_sites.name IS 'Site name.';
-COMMENT ON COLUMN meraki.customer_sase_sites.model IS 'Model of the site''s appliance.';
-COMMENT ON COLUMN meraki.customer_sase_sites.region IS 'Secure Access region slug.';
-COMMENT ON COLUMN meraki.customer_sase_sites.status IS 'Site status.';
-COMMENT ON COLUMN meraki.customer_sase_sites.vpn_type IS 'spoke or hub.';
-COMMENT ON COLUMN meraki.customer_sase_sites.default_route IS 'True when the default route goes through Secure Access.';
-COMMENT ON COLUMN meraki.customer_sase_sites.local_subnets IS 'Local subnets the site advertises.';
 
 
 -- ---------------------------------------------------------------------------------------------
@@ -602,6 +581,141 @@ COMMENT ON COLUMN meraki.customer_sase_sites.local_subnets IS 'Local subnets the
 -- ---------------------------------------------------------------------------------------------
 
 -- v3: Secure Access (SASE) in the GA shape, and site connectivity.
+-- A site's GA fields (GET /organizations/{id}/sase/sites, API v1.75). A site is one MX or an
+-- HA pair. The listing carries no status any more: status and its times come from the
+-- connectivity history (GET .../sase/sites/connectivity/history/bySite).
+ALTER TABLE meraki.sase_sites
+    ADD COLUMN IF NOT EXISTS primary_device_name  text,
+    ADD COLUMN IF NOT EXISTS primary_device_model text,
+    ADD COLUMN IF NOT EXISTS spare_device_name    text,
+    ADD COLUMN IF NOT EXISTS spare_device_model   text,
+    ADD COLUMN IF NOT EXISTS subnets              text[] NOT NULL DEFAULT '{}',
+    ADD COLUMN IF NOT EXISTS url                  text,
+    ADD COLUMN IF NOT EXISTS address              text,
+    ADD COLUMN IF NOT EXISTS status_since         timestamptz,
+    ADD COLUMN IF NOT EXISTS status_checked_at    timestamptz;
+-- Rows stored by v2 (beta shape) keep what they had: their device list and subnets are
+-- carried into the GA columns once (the guards make this a no-op on later runs).
+UPDATE meraki.sase_sites
+SET primary_device_name = devices -> 0 ->> 'name',
+    primary_device_model = devices -> 0 ->> 'model',
+    spare_device_name = devices -> 1 ->> 'name',
+    spare_device_model = devices -> 1 ->> 'model'
+WHERE primary_device_name IS NULL AND primary_device_model IS NULL
+  AND jsonb_typeof(devices) = 'array'
+  AND (devices -> 0 ->> 'name' IS NOT NULL OR devices -> 0 ->> 'model' IS NOT NULL);
+UPDATE meraki.sase_sites SET subnets = local_subnets
+WHERE subnets = '{}' AND local_subnets <> '{}';
+COMMENT ON TABLE meraki.sase_sites IS 'Cisco Secure Access (SASE) sites (one MX or an HA pair each), from GET /organizations/{id}/sase/sites; status columns from GET /organizations/{id}/sase/sites/connectivity/history/bySite.';
+COMMENT ON COLUMN meraki.sase_sites.model IS 'Model of the site''s appliance (sase/sites model).';
+COMMENT ON COLUMN meraki.sase_sites.status IS 'Current site status, the latest entry of the site''s connectivity history (sase/sites/connectivity/history/bySite): good, bad tunnel, bad NAT, many bad tunnels, dormant, offline or no registry. Rows stored before schema v3 hold the status the beta sites listing carried until their first connectivity check (status_checked_at NULL).';
+COMMENT ON COLUMN meraki.sase_sites.devices IS 'Legacy (schema v2, beta shape), kept for existing readers: the site''s devices as a JSON array of {name, model}, now written from devices.primary and devices.spare of sase/sites. Use the primary_device_* and spare_device_* columns; this column may be dropped in a later schema version.';
+COMMENT ON COLUMN meraki.sase_sites.local_subnets IS 'Legacy (schema v2, beta localNetworks), kept for existing readers: now written equal to subnets. Use subnets; this column may be dropped in a later schema version.';
+COMMENT ON COLUMN meraki.sase_sites.primary_device_name IS 'Name of the primary MX of the site (sase/sites devices.primary.name).';
+COMMENT ON COLUMN meraki.sase_sites.primary_device_model IS 'Model of the primary MX (sase/sites devices.primary.model).';
+COMMENT ON COLUMN meraki.sase_sites.spare_device_name IS 'Name of the spare MX of an HA pair (sase/sites devices.spare.name); NULL for a single MX.';
+COMMENT ON COLUMN meraki.sase_sites.spare_device_model IS 'Model of the spare MX of an HA pair (sase/sites devices.spare.model); NULL for a single MX.';
+COMMENT ON COLUMN meraki.sase_sites.subnets IS 'Subnets the site connects to Secure Access (sase/sites subnets[].subnet).';
+COMMENT ON COLUMN meraki.sase_sites.url IS 'Dashboard URL of the site''s network (sase/sites url).';
+COMMENT ON COLUMN meraki.sase_sites.address IS 'Street address of the site (sase/sites address.street).';
+COMMENT ON COLUMN meraki.sase_sites.status_since IS 'When the current status began: the first entry of the latest run of equal statuses in meraki.sase_site_status_history (sase/sites/connectivity/history/bySite).';
+COMMENT ON COLUMN meraki.sase_sites.status_checked_at IS 'When meraki-sync last fetched the site''s connectivity history (sase/sites/connectivity/history/bySite); the next fetch covers the time since. NULL: never fetched.';
+COMMENT ON COLUMN meraki.sase_regions.connector_id IS 'Id of the region''s connector (sase/regions connector.id).';
+COMMENT ON COLUMN meraki.sase_regions.type IS 'Connector type (sase/regions type), e.g. Cloud Native Head End.';
+
+CREATE TABLE IF NOT EXISTS meraki.sase_site_status_history (
+    site_id         text        NOT NULL,
+    role            text        NOT NULL CHECK (role IN ('site', 'primary', 'spare')),
+    ts              timestamptz NOT NULL,
+    organization_id text        NOT NULL REFERENCES meraki.organizations (id),
+    device_id       text,
+    status          text        NOT NULL,
+    first_seen_at   timestamptz NOT NULL,
+    PRIMARY KEY (site_id, role, ts)
+);
+CREATE INDEX IF NOT EXISTS sase_site_status_history_ts_idx ON meraki.sase_site_status_history (ts);
+COMMENT ON TABLE meraki.sase_site_status_history IS 'Connectivity history of Secure Access sites and of their devices, one row per entry of GET /organizations/{id}/sase/sites/connectivity/history/bySite; entries fetched again are deduplicated on (site_id, role, ts).';
+COMMENT ON COLUMN meraki.sase_site_status_history.site_id IS 'Secure Access site id (bySite siteId), as in meraki.sase_sites.';
+COMMENT ON COLUMN meraki.sase_site_status_history.role IS 'Whose history: site (the site as a whole, bySite history), primary (devices.primary.history) or spare (devices.spare.history, HA pairs only).';
+COMMENT ON COLUMN meraki.sase_site_status_history.ts IS 'When the status was reported (bySite history[].timestamp).';
+COMMENT ON COLUMN meraki.sase_site_status_history.organization_id IS 'Organization of the site.';
+COMMENT ON COLUMN meraki.sase_site_status_history.device_id IS 'Secure Access id of the device (bySite devices.primary.id / devices.spare.id); NULL for role site.';
+COMMENT ON COLUMN meraki.sase_site_status_history.status IS 'Status from then on (bySite history[].status): good, bad tunnel, bad NAT, many bad tunnels, dormant, offline or no registry.';
+COMMENT ON COLUMN meraki.sase_site_status_history.first_seen_at IS 'When meraki-sync first stored the entry.';
+
+CREATE TABLE IF NOT EXISTS meraki.sase_connectivity_overviews (
+    organization_id text        PRIMARY KEY REFERENCES meraki.organizations (id),
+    healthy         integer,
+    degraded        integer,
+    offline         integer,
+    total           integer,
+    checked_at      timestamptz NOT NULL,
+    updated_at      timestamptz NOT NULL
+);
+COMMENT ON TABLE meraki.sase_connectivity_overviews IS 'Secure Access sites per high-level status, one row per organization, from GET /organizations/{id}/sase/sites/connectivity/overview.';
+COMMENT ON COLUMN meraki.sase_connectivity_overviews.organization_id IS 'Organization.';
+COMMENT ON COLUMN meraki.sase_connectivity_overviews.healthy IS 'Sites counted healthy (overview counts.byStatus.healthy.total).';
+COMMENT ON COLUMN meraki.sase_connectivity_overviews.degraded IS 'Sites counted degraded (overview counts.byStatus.degraded.total).';
+COMMENT ON COLUMN meraki.sase_connectivity_overviews.offline IS 'Sites counted offline (overview counts.byStatus.offline.total).';
+COMMENT ON COLUMN meraki.sase_connectivity_overviews.total IS 'All sites (overview counts.total).';
+COMMENT ON COLUMN meraki.sase_connectivity_overviews.checked_at IS 'When the overview was last fetched.';
+COMMENT ON COLUMN meraki.sase_connectivity_overviews.updated_at IS 'When any count last changed.';
+
+-- The v2 columns stay first, in their order, so CREATE OR REPLACE extends the v2 view in place
+-- (no DROP ... CASCADE taking readers' own dependent views with it); the GA columns follow.
+CREATE OR REPLACE VIEW meraki.customer_sase_sites AS
+SELECT m.customer_id, m.customer_name, s.organization_id, s.network_id, n.name AS network_name,
+       s.site_id, s.name, s.model, s.region, s.status, s.vpn_type, s.default_route, s.local_subnets,
+       s.status_since, s.status_checked_at, s.type, s.primary_device_name, s.primary_device_model,
+       s.spare_device_name, s.spare_device_model, s.subnets, s.address, s.url
+FROM meraki.customer_map m
+JOIN meraki.sase_sites s ON s.network_id = m.network_id AND s.organization_id = m.organization_id
+JOIN meraki.networks n ON n.id = s.network_id
+WHERE s.removed_at IS NULL;
+COMMENT ON VIEW meraki.customer_sase_sites IS 'Secure Access sites of mapped networks, with their customer and current connectivity status.';
+COMMENT ON COLUMN meraki.customer_sase_sites.customer_id IS 'The MSP''s customer id.';
+COMMENT ON COLUMN meraki.customer_sase_sites.customer_name IS 'The MSP''s customer name.';
+COMMENT ON COLUMN meraki.customer_sase_sites.organization_id IS 'Organization of the site.';
+COMMENT ON COLUMN meraki.customer_sase_sites.network_id IS 'Network the site is attached to.';
+COMMENT ON COLUMN meraki.customer_sase_sites.network_name IS 'Network name.';
+COMMENT ON COLUMN meraki.customer_sase_sites.site_id IS 'Secure Access site id.';
+COMMENT ON COLUMN meraki.customer_sase_sites.name IS 'Site name.';
+COMMENT ON COLUMN meraki.customer_sase_sites.model IS 'Model of the site''s appliance.';
+COMMENT ON COLUMN meraki.customer_sase_sites.region IS 'Secure Access region slug.';
+COMMENT ON COLUMN meraki.customer_sase_sites.status IS 'Current site status, from the connectivity history.';
+COMMENT ON COLUMN meraki.customer_sase_sites.vpn_type IS 'spoke or hub.';
+COMMENT ON COLUMN meraki.customer_sase_sites.default_route IS 'True when the default route goes through Secure Access.';
+COMMENT ON COLUMN meraki.customer_sase_sites.local_subnets IS 'Legacy: equal to subnets.';
+COMMENT ON COLUMN meraki.customer_sase_sites.status_since IS 'When the current status began.';
+COMMENT ON COLUMN meraki.customer_sase_sites.status_checked_at IS 'When the connectivity history was last fetched.';
+COMMENT ON COLUMN meraki.customer_sase_sites.type IS 'Site type, e.g. Meraki spoke.';
+COMMENT ON COLUMN meraki.customer_sase_sites.primary_device_name IS 'Name of the primary MX.';
+COMMENT ON COLUMN meraki.customer_sase_sites.primary_device_model IS 'Model of the primary MX.';
+COMMENT ON COLUMN meraki.customer_sase_sites.spare_device_name IS 'Name of the spare MX of an HA pair.';
+COMMENT ON COLUMN meraki.customer_sase_sites.spare_device_model IS 'Model of the spare MX of an HA pair.';
+COMMENT ON COLUMN meraki.customer_sase_sites.subnets IS 'Subnets the site connects to Secure Access.';
+COMMENT ON COLUMN meraki.customer_sase_sites.address IS 'Street address of the site.';
+COMMENT ON COLUMN meraki.customer_sase_sites.url IS 'Dashboard URL of the site''s network.';
+
+CREATE OR REPLACE VIEW meraki.customer_sase_site_history AS
+SELECT m.customer_id, m.customer_name, s.organization_id, s.network_id, n.name AS network_name,
+       h.site_id, s.name AS site_name, h.role, h.device_id, h.ts, h.status
+FROM meraki.customer_map m
+JOIN meraki.sase_sites s ON s.network_id = m.network_id AND s.organization_id = m.organization_id
+JOIN meraki.networks n ON n.id = s.network_id
+JOIN meraki.sase_site_status_history h ON h.site_id = s.site_id;
+COMMENT ON VIEW meraki.customer_sase_site_history IS 'Connectivity history of the Secure Access sites of mapped networks (and of their devices), with their customer.';
+COMMENT ON COLUMN meraki.customer_sase_site_history.customer_id IS 'The MSP''s customer id.';
+COMMENT ON COLUMN meraki.customer_sase_site_history.customer_name IS 'The MSP''s customer name.';
+COMMENT ON COLUMN meraki.customer_sase_site_history.organization_id IS 'Organization of the site.';
+COMMENT ON COLUMN meraki.customer_sase_site_history.network_id IS 'Network the site is attached to.';
+COMMENT ON COLUMN meraki.customer_sase_site_history.network_name IS 'Network name.';
+COMMENT ON COLUMN meraki.customer_sase_site_history.site_id IS 'Secure Access site id.';
+COMMENT ON COLUMN meraki.customer_sase_site_history.site_name IS 'Site name.';
+COMMENT ON COLUMN meraki.customer_sase_site_history.role IS 'site, primary or spare.';
+COMMENT ON COLUMN meraki.customer_sase_site_history.device_id IS 'Secure Access id of the device; NULL for role site.';
+COMMENT ON COLUMN meraki.customer_sase_site_history.ts IS 'When the status was reported.';
+COMMENT ON COLUMN meraki.customer_sase_site_history.status IS 'Status from then on.';
 
 
 -- v3: device availability and its change history.

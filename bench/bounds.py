@@ -15,6 +15,8 @@ from typing import Any
 
 from daemon.sync import datasets
 from daemon.sync.samples import ENDPOINT as LOSS_ENDPOINT
+from daemon.sync.sase_connectivity import ENDPOINT as SASE_HISTORY_ENDPOINT
+from daemon.sync.sase_connectivity import MAX_SITE_IDS as SASE_BATCH
 
 # Meraki's documented limits, which the simulator enforces.
 ORG_RATE_PER_S = 10.0
@@ -64,6 +66,9 @@ def org_minimum(org: dict[str, Any], *, sase_known: bool = False) -> Counter[str
             org["sase_sites"], _per_page(datasets.SASE_SITES)
         )
         need[_path(datasets.SASE_REGIONS.endpoint)] = 1
+        need[_path(datasets.SASE_CONNECTIVITY_OVERVIEW.endpoint)] = 1
+        if org["sase_sites"]:
+            need[_path(SASE_HISTORY_ENDPOINT)] = math.ceil(org["sase_sites"] / SASE_BATCH)
     elif not sase_known:
         need[_path(datasets.SASE_SITES.endpoint)] = 1
     need[_path(LOSS_ENDPOINT)] = 1
@@ -97,7 +102,10 @@ def longest_chain(truth: dict[str, Any]) -> int:
     for org in truth["organizations"].values():
         if not org["api_enabled"] or org["forbidden"]:
             continue
-        longest = max(longest, *org_minimum(org).values())
+        need = org_minimum(org)
+        # The history of the sites needs the sites listed first.
+        sase_chain = need[_path(datasets.SASE_SITES.endpoint)] + need[_path(SASE_HISTORY_ENDPOINT)]
+        longest = max(longest, sase_chain, *need.values())
     return pages(len(truth["organizations"]), _per_page(datasets.ORGANIZATIONS)) + longest
 
 

@@ -21,6 +21,12 @@ OPERATIONS: Final[Mapping[str, str]] = {
     ),
     "/organizations/{organizationId}/sase/sites": "getOrganizationSaseSites",
     "/organizations/{organizationId}/sase/regions": "getOrganizationSaseRegions",
+    "/organizations/{organizationId}/sase/sites/connectivity/overview": (
+        "getOrganizationSaseSitesConnectivityOverview"
+    ),
+    "/organizations/{organizationId}/sase/sites/connectivity/history/bySite": (
+        "getOrganizationSaseSitesConnectivityHistoryBySite"
+    ),
 }
 
 NOT_GA: Final[Mapping[str, str]] = {

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from aiohttp import web
 from multidict import MultiMapping
 
-from daemon.simulator import render, sase, uplinks
+from daemon.simulator import render, sase, sase_connectivity, uplinks
 from daemon.simulator.lossapi import handle_loss_and_latency
 from daemon.simulator.pagination import PageSpec
 from daemon.simulator.routing import (
@@ -156,6 +156,14 @@ ROUTES: tuple[Route, ...] = (
     Route("/organizations/{id}/devices/uplinksLossAndLatency", handle_loss_and_latency),
     Route("/organizations/{id}/sase/sites", sase.secure_access_only(paged(sase.SITES))),
     Route("/organizations/{id}/sase/regions", sase.secure_access_only(sase.handle_regions)),
+    Route(
+        "/organizations/{id}/sase/sites/connectivity/overview",
+        sase.secure_access_only(sase_connectivity.handle_overview),
+    ),
+    Route(
+        "/organizations/{id}/sase/sites/connectivity/history/bySite",
+        sase.secure_access_only(sase_connectivity.handle_history_by_site),
+    ),
 )
 
 

@@ -6,11 +6,16 @@ orgs answer both endpoints `404 {"errors": ["Secure Access is not enabled for th
 organization"]}`, as Meraki answers for a feature an org lacks: a client should read it as
 "feature absent", not as a failure.
 
-Sites: one per network with an MX, except about 15% of them (not enrolled), sorted and paged by
-siteId (10 digits), perPage 3..1000, default 10, in Meraki's `{items, meta}` envelope. Status
-is a pure function of (seed, siteId, 5-minute window): mostly `good`.
+Sites (GA shape, API v1.75.1): one per network with an MX, except about 15% of them (not
+enrolled), sorted and paged by siteId (10 digits), perPage 3..1000, default 10, in Meraki's
+`{items, meta}` envelope. A site is the network's first MX (`devices.primary`) and, when the
+network has a second one, an HA pair (`devices.spare`). The item carries no status; the
+`status` query filter selects by the site's current connectivity status
+(`daemon.simulator.sase_status`), which the connectivity endpoints serve
+(`daemon.simulator.sase_connectivity`).
 Regions: a fixed list of 8 Secure Access regions, one page (not paginated), `remaining` 0;
-every site's region slug is among them.
+every site's region slug is among them; each has a connector id and the type
+"Cloud Native Head End".
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from daemon.simulator import catalog
-from daemon.simulator.hashing import mix64, text_hash
+from daemon.simulator.hashing import text_hash
 from daemon.simulator.pagination import PageSpec
 from daemon.simulator.routing import (
     Call,
@@ -33,21 +38,11 @@ from daemon.simulator.routing import (
     envelope,
     error_response,
 )
-from daemon.simulator.status import window
+from daemon.simulator.sase_status import SITE, SiteSeries
 from daemon.simulator.world import Device, Network, Organization, World, ipv4
 
 NOT_ENABLED = "Secure Access is not enabled for this organization"
-SITE_STATUSES = (
-    "good",
-    "bad tunnel",
-    "bad NAT",
-    "many bad tunnels",
-    "dormant",
-    "offline",
-    "no registry",
-)
-# Cumulative per-mille thresholds for SITE_STATUSES, in order.
-_STATUS_THRESHOLDS = (850, 890, 910, 930, 950, 980, 1000)
+REGION_TYPE = "Cloud Native Head End"
 _ENROLLED_PERCENT = 85
 
 
@@ -100,6 +95,20 @@ class Site:
     hub: bool
     default_route: bool
 
+    @property
+    def primary(self) -> Device:
+        """The site's primary MX."""
+        return self.appliances[0]
+
+    @property
+    def spare(self) -> Device | None:
+        """The spare MX of an HA pair, None for a single MX."""
+        return self.appliances[1] if len(self.appliances) > 1 else None
+
+    def series(self, seed: int) -> SiteSeries:
+        """The site's connectivity status sources."""
+        return SiteSeries(seed, self.site_id, paired=self.spare is not None)
+
 
 def sites(seed: int, org: Organization) -> list[Site]:
     """The org's Secure Access sites, sorted by siteId ([] without Secure Access)."""
@@ -124,36 +133,31 @@ def sites(seed: int, org: Organization) -> list[Site]:
     return found
 
 
-def site_status(seed: int, site_id: str, now: float) -> str:
-    """The site's status at simulated time `now`; fixed within a 5-minute window."""
-    draw = mix64(text_hash(f"{seed}:site:{site_id}") ^ window(now) * 0x9E3779B97F4A7C15)
-    roll = draw % 1000
-    return next(
-        status
-        for status, threshold in zip(SITE_STATUSES, _STATUS_THRESHOLDS, strict=True)
-        if roll < threshold
-    )
+def device_id(seed: int, device: Device) -> str:
+    """The Secure Access id of a site's device (numeric text, as in the GA example)."""
+    return str(text_hash(f"{seed}:sase-device:{device.serial}") % 10**9)
 
 
-def site_row(site: Site, seed: int, now: float) -> Row:
-    """A row of GET /organizations/{id}/sase/sites at simulated time `now`."""
-    network, first = site.network, site.appliances[0]
-    # network.url is https://nNNN.meraki.com/<slug>/n/<id>/manage/...; the prefix is its path head.
-    url_prefix = network.url.split(".meraki.com", 1)[1].split("/manage/", 1)[0]
+def site_row(site: Site, seed: int) -> Row:
+    """A row of GET /organizations/{id}/sase/sites (GA shape; no status)."""
+    network, primary, spare = site.network, site.primary, site.spare
+    devices: Row = {"primary": {"name": primary.name, "model": primary.model}}
+    if spare is not None:
+        devices["spare"] = {"name": spare.name, "model": spare.model}
     return {
         "siteId": site.site_id,
         "network": {"id": network.id},
         "type": "Meraki spoke",
         "name": network.name,
         "region": {"slug": _REGION_BY_CITY.get(network.city.name, REGIONS[0].slug)},
-        "model": first.model,
-        "address": {"street": first.address},
+        "model": primary.model,
+        "address": {"street": primary.address},
         "vpn": {"type": "hub" if site.hub else "spoke"},
         "routing": {"defaultRoute": {"enabled": site.default_route}},
-        "status": site_status(seed, site.site_id, now),
-        "devices": [{"name": device.name, "model": device.model} for device in site.appliances],
-        "localNetworks": [{"subnet": f"{ipv4(network.subnet)}/22"}],
-        "urlPrefix": url_prefix,
+        "devices": devices,
+        "subnets": [{"subnet": f"{ipv4(network.subnet)}/22"}],
+        # network.url is https://nNNN.meraki.com/<slug>/n/<id>/manage/...; the site's is its head.
+        "url": network.url.split("/manage/", 1)[0],
     }
 
 
@@ -173,7 +177,7 @@ def _narrow_sites(
     if site_id is not None:
         items = [site for site in items if site.site_id == site_id]
     if status is not None:
-        items = [site for site in items if site_status(ctx.seed, site.site_id, ctx.now) == status]
+        items = [site for site in items if site.series(ctx.seed).status(SITE, ctx.now) == status]
     if search is not None:
         items = [site for site in items if search.lower() in site.network.name.lower()]
     return items
@@ -187,7 +191,7 @@ SITES: ListEndpoint[Site] = ListEndpoint(
     paging=PageSpec(1000, 10, low_sentinel="0", high_sentinel="z"),
     items=_org_sites,
     key=_site_id,
-    render=lambda site, ctx: site_row(site, ctx.seed, ctx.now),
+    render=lambda site, ctx: site_row(site, ctx.seed),
     malform=_without_site_id,
     narrow=_narrow_sites,
     envelope=True,
@@ -198,8 +202,8 @@ def region_rows(seed: int, org: Organization) -> list[Row]:
     """The items of GET /organizations/{id}/sase/regions."""
     return [
         {
-            "connectorId": str(text_hash(f"{seed}:connector:{org.id}:{region.slug}") % 10**6),
-            "type": "CNHE",
+            "connector": {"id": str(text_hash(f"{seed}:connector:{org.id}:{region.slug}") % 10**6)},
+            "type": REGION_TYPE,
             "name": region.name,
             "slug": region.slug,
         }

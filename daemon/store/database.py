@@ -7,7 +7,7 @@ of it lands or none of it does.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -149,9 +149,15 @@ class Store:
         observed_at: datetime,
         complete: bool,
         run: RunRecord,
+        params: Mapping[str, Any] | None = None,
     ) -> None:
-        """Land one dataset run in one transaction, bookkeeping row included."""
-        params = {"organization_id": organization_id, "observed_at": observed_at}
+        """Land one dataset run in one transaction, bookkeeping row included. `params` adds
+        bound parameters for the statements besides organization_id and observed_at."""
+        params = {
+            **(params or {}),
+            "organization_id": organization_id,
+            "observed_at": observed_at,
+        }
         statements = spec.statements
         if complete and spec.soft_delete is not None:
             statements = (*statements, spec.soft_delete)

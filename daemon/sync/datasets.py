@@ -13,7 +13,13 @@ from typing import Any
 
 from daemon.core.errors import BadResponse
 from daemon.meraki.models import Device, DeviceStatus, Item, Network, Organization
-from daemon.meraki.sase import SaseRegion, SaseSite, items_body
+from daemon.meraki.sase import (
+    SaseConnectivityOverview,
+    SaseRegion,
+    SaseSite,
+    items_body,
+    object_body,
+)
 from daemon.meraki.uplinks import UplinkDevice
 from daemon.store import MergeSpec
 
@@ -134,6 +140,15 @@ SASE_REGIONS = Dataset(
     merge=_spec("sase_regions", "sase_regions_merge", soft_delete="sase_regions_soft_delete"),
 )
 
+SASE_CONNECTIVITY_OVERVIEW = Dataset(
+    name="sase_connectivity_overview",
+    endpoint="/organizations/{organizationId}/sase/sites/connectivity/overview",
+    model=SaseConnectivityOverview,
+    items=object_body,
+    feature="sase",
+    merge=_spec("sase_connectivity_overview", "sase_connectivity_overview_merge"),
+)
+
 ORG_DATASETS: tuple[Dataset, ...] = (
     NETWORKS,
     DEVICES,
@@ -141,4 +156,5 @@ ORG_DATASETS: tuple[Dataset, ...] = (
     UPLINK_STATUSES,
     SASE_SITES,
     SASE_REGIONS,
+    SASE_CONNECTIVITY_OVERVIEW,
 )

@@ -24,6 +24,13 @@ from daemon.sync.run import (
     skip_if_absent,
 )
 from daemon.sync.samples import maintain_partitions, sync_uplink_samples
+from daemon.sync.sase_connectivity import sync_sase_connectivity_history
+
+# Runs of an optional feature that are not one listing, after that feature's datasets (they
+# read what those stored, and gate themselves on the feature).
+FEATURE_FOLLOW_UPS: dict[str, Callable[[SyncContext, str], Awaitable[RunResult]]] = {
+    "sase": sync_sase_connectivity_history,
+}
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,11 @@ async def sync_org(
         return await feature_gate(ctx, dataset, org.id) or await run_dataset(ctx, dataset, org.id)
 
     async def in_order(group: list[Dataset]) -> list[RunResult]:
+        runs = await listings_in_order(group)
+        follow_up = FEATURE_FOLLOW_UPS.get(group[0].feature or "")
+        return runs if follow_up is None else [*runs, await follow_up(ctx, org.id)]
+
+    async def listings_in_order(group: list[Dataset]) -> list[RunResult]:
         # Datasets of one optional feature run one after another (when the first finds the
         # feature absent, the gate spares the others their call) unless the org is known to
         # have it: then waiting would only add a round trip.

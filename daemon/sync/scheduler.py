@@ -26,6 +26,7 @@ from daemon.sync.datasets import (
     DEVICE_STATUSES,
     DEVICES,
     NETWORKS,
+    SASE_CONNECTIVITY_OVERVIEW,
     SASE_REGIONS,
     SASE_SITES,
     UPLINK_STATUSES,
@@ -36,6 +37,8 @@ from daemon.sync.ownership import OrgOwnership
 from daemon.sync.pace import SAMPLES_JOB, Pace
 from daemon.sync.run import RunResult, SyncContext, feature_gate, run_dataset
 from daemon.sync.samples import maintain_partitions, sync_uplink_samples
+from daemon.sync.sase_connectivity import DATASET as SASE_HISTORY_JOB
+from daemon.sync.sase_connectivity import sync_sase_connectivity_history
 
 log = structlog.get_logger("daemon.sync")
 
@@ -79,9 +82,11 @@ def org_jobs(sync: SyncSettings) -> list[JobSpec]:
         (UPLINK_STATUSES, sync.uplink_statuses_interval_s),
         (SASE_SITES, sync.sase_interval_s),
         (SASE_REGIONS, sync.sase_interval_s),
+        (SASE_CONNECTIVITY_OVERVIEW, sync.sase_interval_s),
     ]
     return [JobSpec(d.name, interval, _listing(d)) for d, interval in listings] + [
-        JobSpec(SAMPLES_JOB, sync.uplink_samples_interval_s, _samples)
+        JobSpec(SAMPLES_JOB, sync.uplink_samples_interval_s, _samples),
+        JobSpec(SASE_HISTORY_JOB, sync.sase_interval_s, sync_sase_connectivity_history),
     ]
 
 

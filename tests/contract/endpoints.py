@@ -16,6 +16,9 @@ from typing import Any, Literal
 from meraki_client import schemas as ga
 from pydantic import BaseModel
 
+from daemon.sync import samples, sase_connectivity
+from daemon.sync.datasets import ORG_DATASETS, ORGANIZATIONS
+
 Body = Literal["array", "items", "object"]
 """`array`: a JSON array of items; `items`: `{"items": [...], "meta": ...}`; `object`: the
 body is one object, validated whole."""
@@ -104,6 +107,35 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         per_page=None,
         feature=True,
     ),
+    Endpoint(
+        f"{_ORG}/sase/sites/connectivity/overview",
+        "getOrganizationSaseSitesConnectivityOverview",
+        ga.GetOrganizationSaseSitesConnectivityOverviewResponse,
+        body="object",
+        per_page=None,
+        feature=True,
+    ),
+    Endpoint(
+        f"{_ORG}/sase/sites/connectivity/history/bySite",
+        "getOrganizationSaseSitesConnectivityHistoryBySite",
+        ga.GetOrganizationSaseSitesConnectivityHistoryBySiteResponseItemsItem,
+        body="items",
+        per_page=None,
+        feature=True,
+        query=lambda _now: {"timespan": "-2hours"},
+    ),
 )
+
+
+def daemon_paths() -> set[str]:
+    """Every path template the daemon requests: its dataset table, the loss/latency ledger and
+    the Secure Access history runner."""
+    return {
+        ORGANIZATIONS.endpoint,
+        samples.ENDPOINT,
+        sase_connectivity.ENDPOINT,
+        *(d.endpoint for d in ORG_DATASETS),
+    }
+
 
 BY_PATH: dict[str, Endpoint] = {endpoint.path: endpoint for endpoint in ENDPOINTS}

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from daemon.meraki.operations import NOT_GA, OPERATIONS
-from daemon.sync import samples
-from daemon.sync.datasets import ORG_DATASETS, ORGANIZATIONS
+from tests.contract.endpoints import daemon_paths
 
 INDEX = Path(__file__).parent / "api-index-v1.73.csv"
 
@@ -28,8 +27,8 @@ def load_index(path: Path = INDEX) -> dict[str, dict[str, str]]:
 
 
 def called_paths() -> set[str]:
-    """Every path template the daemon requests, from its dataset table and sample ledger."""
-    return {ORGANIZATIONS.endpoint, samples.ENDPOINT, *(d.endpoint for d in ORG_DATASETS)}
+    """Every path template the daemon requests."""
+    return daemon_paths()
 
 
 def unexcused_not_ga(

@@ -7,7 +7,6 @@ loses a GA field today the test is a strict expected failure naming the field.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -207,34 +206,30 @@ def test_loss_and_latency_series(raw: dict[str, Any]) -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SaseSite expects the beta shape: GA devices is {primary, spare} (SaseSite wants a "
-    "list, so the whole site is rejected) and GA subnets[] replaces localNetworks[]",
-)
 def test_ga_sase_site() -> None:
-    """The GA site keeps network, region, vpn, default route, its devices and its subnets."""
+    """The GA site keeps network, region, vpn, default route, its primary and spare devices,
+    its subnets, url and street address (and no status: GA items carry none)."""
     raw = only(ga_example("getOrganizationSaseSites"))
     (row,) = rows_of(SaseSite, raw)
-    assert row[:9] == (
+    assert row[:15] == (
         "1234",
         "N_123",
         "London Office",
         "Meraki spoke",
         "MX95",
         "us-east-1",
-        None,  # GA sites carry no status
         "spoke",
         True,
+        "cc:03:d9:01:00:0a",
+        "MX95",
+        "cc:03:d9:01:00:0b",
+        "MX95",
+        ["192.168.100.0/24"],
+        raw["url"],
+        "123 Main St",
     )
-    assert json.loads(row[9]) == raw["devices"]
-    assert row[10] == ["192.168.100.0/24"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SaseRegion reads connectorId (beta): GA sends connector{id}, so connector_id is NULL",
-)
 def test_ga_sase_region() -> None:
     """The GA region keeps its slug, connector id, name and type."""
     raw = only(ga_example("getOrganizationSaseRegions"))

@@ -22,9 +22,7 @@ import pytest
 from _pytest.mark import ParameterSet
 
 from daemon.simulator import RunningSimulator, SimulatorOptions, running_simulator
-from daemon.sync import samples
-from daemon.sync.datasets import ORG_DATASETS, ORGANIZATIONS
-from tests.contract.endpoints import BY_PATH, ENDPOINTS, Endpoint
+from tests.contract.endpoints import BY_PATH, ENDPOINTS, Endpoint, daemon_paths
 from tests.contract.strict import ContractViolation, key_paths, never_sent, strict_validate
 from tests.contract.vendored import ga_example
 
@@ -58,26 +56,10 @@ WORLDS = (
 )
 
 _ORG = "/organizations/{organizationId}"
-SIMULATOR_MISMATCHES: dict[str, str] = {
-    f"{_ORG}/sase/sites": (
-        "simulator still sends devices as a list [{name, model}], status, localNetworks and "
-        "urlPrefix: GA says devices{primary{name, model}, spare{name, model}}, subnets[{subnet}], "
-        "url, and no status on the item"
-    ),
-    f"{_ORG}/sase/regions": (
-        'simulator still sends connectorId: GA says connector{id} (GA type is e.g. "Cloud '
-        'Native Head End", the simulator sends "CNHE", which the model cannot tell)'
-    ),
-}
+SIMULATOR_MISMATCHES: dict[str, str] = {}
 
 
-SIMULATOR_OMISSIONS: dict[str, str] = {
-    f"{_ORG}/sase/sites": (
-        "simulator never sends devices.primary/devices.spare, subnets[] nor url (it sends the "
-        "beta devices[], localNetworks[] and urlPrefix)"
-    ),
-    f"{_ORG}/sase/regions": "simulator never sends connector{id} (it sends the beta connectorId)",
-}
+SIMULATOR_OMISSIONS: dict[str, str] = {}
 
 
 def endpoint_params(known: dict[str, str]) -> list[ParameterSet]:
@@ -203,8 +185,8 @@ def test_the_ga_example_passes_the_same_model(endpoint: Endpoint) -> None:
 
 
 def test_every_endpoint_the_daemon_calls_has_a_row() -> None:
-    """The table covers every GET the daemon's dataset table and sample ledger issue."""
-    called = {ORGANIZATIONS.endpoint, samples.ENDPOINT, *(d.endpoint for d in ORG_DATASETS)}
+    """The table covers every GET the daemon issues."""
+    called = daemon_paths()
     assert called <= set(BY_PATH), sorted(called - set(BY_PATH))
 
 

@@ -36,6 +36,7 @@ CUSTOMER_VIEWS = (
     "customer_failover_events",
     "customer_uplink_samples",
     "customer_sase_sites",
+    "customer_sase_site_history",
 )
 
 
@@ -264,12 +265,18 @@ async def seed_uplink_rows(db: asyncpg.Connection, network: dict[str, Any], tag:
         org,
         net,
     )
+    await db.execute(
+        "INSERT INTO meraki.sase_site_status_history (site_id, role, ts, organization_id,"
+        " status, first_seen_at) VALUES ($1, 'site', now(), $2, 'bad tunnel', now())",
+        f"site-{tag}",
+        org,
+    )
 
 
 async def test_only_mapped_networks_appear_in_the_customer_views(
     ctx: SyncContext, db: asyncpg.Connection, store: Store
 ) -> None:
-    """In all six customer_* views a mapped network shows with its customer; others never."""
+    """In all seven customer_* views a mapped network shows with its customer; others never."""
     networks = [n for n in await synced_networks(ctx, db) if n["devices"] > 0]
     mapped, unmapped = networks[0], networks[1]
     await seed_uplink_rows(db, mapped, "mapped")

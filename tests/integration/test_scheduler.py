@@ -170,3 +170,41 @@ async def test_a_crashing_job_is_logged_and_restarted_without_stopping_others(
     assert len(calls) >= 4, "crashed twice, then ran on its interval"
     org_id = next(iter(ownership.owned))
     assert (org_id, "device_statuses") in scheduler.last_success
+
+
+@pytest.mark.simulator(orgs=2, networks_per_org=3, devices_per_network=8)
+async def test_secure_access_connectivity_jobs_run_for_orgs_that_have_it(
+    ctx: SyncContext, db: asyncpg.Connection, sim: RunningSimulator
+) -> None:
+    """The overview and history jobs repeat for the Secure Access org and fill its sites'
+    status; the org without it costs no history call and at most the one overview call that
+    may race the sites job to find the feature absent."""
+    truth = sim.simulator.truth()["organizations"]
+    ownership = Scripted(set(truth))
+    stop = asyncio.Event()
+    await run_for(make_scheduler(ctx, ownership, stop), stop, 3.0)
+
+    runs = await db.fetch(
+        "SELECT organization_id, dataset, outcome FROM meraki.sync_runs"
+        " WHERE dataset LIKE 'sase_connectivity%'"
+    )
+    with_sase = {org_id for org_id, org in truth.items() if org["sase"]}
+    assert len(with_sase) == 1
+    ours = [r for r in runs if r["organization_id"] in with_sase]
+    theirs = [(r["dataset"], r["outcome"]) for r in runs if r["organization_id"] not in with_sase]
+    assert {r["outcome"] for r in ours} == {"ok"}
+    assert theirs in ([], [("sase_connectivity_overview", "skipped")])
+    history_runs = [r for r in ours if r["dataset"] == "sase_connectivity_history"]
+    assert len(history_runs) >= 2
+    assert len([r for r in ours if r["dataset"] == "sase_connectivity_overview"]) >= 2
+    unchecked = await db.fetchval(
+        "SELECT count(*) FROM meraki.sase_sites WHERE status_checked_at IS NULL"
+    )
+    assert unchecked == 0
+    assert await db.fetchval("SELECT count(*) FROM meraki.sase_sites") == sum(
+        truth[o]["sase_sites"] for o in with_sase
+    )
+    by_path = sim.simulator.stats()["by_path"]
+    assert by_path["/organizations/{id}/sase/sites/connectivity/history/bySite"] == len(
+        history_runs
+    )

@@ -12,7 +12,12 @@ import pytest
 from daemon.core.errors import ApiKeyRejected
 from daemon.simulator import RunningSimulator
 from daemon.store import RunRecord, Store
-from daemon.sync.datasets import DEVICES, ORG_DATASETS, SASE_REGIONS
+from daemon.sync.datasets import (
+    DEVICES,
+    ORG_DATASETS,
+    SASE_CONNECTIVITY_OVERVIEW,
+    SASE_REGIONS,
+)
 from daemon.sync.full_pass import OrgRef, sync_pass
 from daemon.sync.run import SyncContext
 
@@ -212,8 +217,9 @@ async def test_a_forbidden_org_is_skipped_and_the_others_complete(
         "SELECT dataset, outcome, error FROM meraki.sync_runs WHERE organization_id = $1",
         forbidden,
     )
-    # sase_regions is not even tried: sase_sites found the feature unavailable first.
-    tried = {d.name for d in ORG_DATASETS if d is not SASE_REGIONS} | {"uplink_samples"}
+    # The other Secure Access runs are not even tried: sase_sites found the feature absent.
+    spared = {SASE_REGIONS.name, SASE_CONNECTIVITY_OVERVIEW.name}
+    tried = {d.name for d in ORG_DATASETS if d.name not in spared} | {"uplink_samples"}
     assert {r["dataset"] for r in runs} == tried
     assert all(r["outcome"] == "skipped" and "HTTP 403" in r["error"] for r in runs)
     assert await db_counts(db) == expected_counts(sim)

@@ -215,7 +215,7 @@ def test_secure_access_presence_rule() -> None:
     with_sites = [org for org in enabled if org.secure_access and sites(1, org)]
     assert with_sites
     for org in with_sites:
-        rows = [site_row(site, 1, NOW) for site in sites(1, org)]
+        rows = [site_row(site, 1) for site in sites(1, org)]
         assert {row["region"]["slug"] for row in rows} <= slugs
         assert [row["siteId"] for row in rows] == sorted(row["siteId"] for row in rows)
     assert all(sites(1, org) == [] for org in enabled if not org.secure_access)
