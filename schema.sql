@@ -862,4 +862,13 @@ COMMENT ON COLUMN meraki.customer_organizations.mapped_customer_ids IS 'Customer
 -- v3: roles and operator-facing objects.
 
 
+-- v3: organization leases shared by several instances.
+
+
+-- v3: compact loss/latency samples and rollups.
+
+
+-- v3: retention of bookkeeping and change history.
+
+
 INSERT INTO meraki.schema_version (version) VALUES (1), (2), (3) ON CONFLICT (version) DO NOTHING;
