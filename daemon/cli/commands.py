@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import sys
+
 import structlog
 
 from daemon.cli.progress import PassProgress
 from daemon.cli.summary import pass_line
 from daemon.core.config import Settings
-from daemon.core.errors import EXIT_FAILURE, EXIT_OK, DatabaseUnavailable, StoreError
+from daemon.core.errors import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    DatabaseUnavailable,
+    SchemaOutdated,
+    StoreError,
+    schema_newer_message,
+)
 from daemon.meraki.client import CallStats
 from daemon.service.runtime import open_client, open_store
 from daemon.store import Store
+from daemon.store.database import SCHEMA_VERSION
 from daemon.sync.datasets import ORGANIZATIONS
 from daemon.sync.full_pass import PassResult, sync_pass
 from daemon.sync.run import SyncContext, SyncOptions
@@ -28,7 +38,11 @@ def sync_options(settings: Settings) -> SyncOptions:
 
 
 async def check(settings: Settings, api_key: str) -> int:
-    """Prove the key works and the database answers; print what was found."""
+    """Prove the key works and the database answers at this code's schema; print what was found.
+
+    Exits 78 (SchemaOutdated) when the schema is missing or older, as `once` and `run` do; a
+    schema newer than the code only warns, since the code still reads and writes it.
+    """
     async with open_client(settings, api_key) as client:
         count = 0
         pages = client.pages(
@@ -47,10 +61,16 @@ async def check(settings: Settings, api_key: str) -> int:
     except (DatabaseUnavailable, StoreError) as exc:
         print(f"Database: unreachable ({exc})")
         return EXIT_FAILURE
-    if version is None:
-        print("Database: reachable, schema not applied yet (run `meraki-sync migrate`)")
-    else:
-        print(f"Database: reachable, schema version {version}")
+    if version is None or version < SCHEMA_VERSION:
+        # As once and run do: a schema migrate must bring up first is a setup error (78).
+        print("Database: reachable")
+        raise SchemaOutdated(version, SCHEMA_VERSION)
+    print(f"Database: reachable, schema version {version}")
+    if version > SCHEMA_VERSION:
+        print(
+            f"warning: {schema_newer_message(version, SCHEMA_VERSION)}",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
