@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import structlog
 
 from daemon.cli.progress import PassProgress
 from daemon.cli.summary import pass_line
+from daemon.core import metrics
 from daemon.core.config import Settings
 from daemon.core.errors import (
     EXIT_FAILURE,
     EXIT_OK,
+    ApiKeyRejected,
     DatabaseUnavailable,
     SchemaOutdated,
     StoreError,
     schema_newer_message,
 )
+from daemon.core.textfile import check_writable, write_textfile
 from daemon.meraki.client import CallStats
 from daemon.service.runtime import open_client, open_store
 from daemon.store import Store
 from daemon.store.database import SCHEMA_VERSION
+from daemon.sync import run_metrics
 from daemon.sync.datasets import ORGANIZATIONS
 from daemon.sync.full_pass import PassResult, sync_pass
 from daemon.sync.run import SyncContext, SyncOptions
@@ -84,11 +89,44 @@ async def migrate(settings: Settings, *, create_roles: bool = False) -> int:
     return EXIT_OK
 
 
-async def once(settings: Settings, api_key: str, *, progress: bool | None = None) -> int:
-    """One full pass over every visible org; exit non-zero when any org failed."""
-    async with open_store(settings) as store:
-        result = await run_pass(settings, store, api_key, progress=progress)
+async def once(
+    settings: Settings,
+    api_key: str,
+    *,
+    progress: bool | None = None,
+    metrics_file: Path | None = None,
+) -> int:
+    """One full pass over every visible org; exit non-zero when any org failed.
+
+    With `metrics_file`, the pass's metrics are written there at the end (node_exporter
+    textfile format), whatever the outcome: a failed or rejected pass is what alerts are for.
+    """
+    if metrics_file is not None:
+        check_writable(metrics_file)
+    run_metrics.start_process_series(org_rate_per_s=settings.meraki.org_rate_per_s)
+    try:
+        async with open_store(settings) as store:
+            result = await run_pass(settings, store, api_key, progress=progress)
+    except ApiKeyRejected:
+        metrics.API_KEY_ACCEPTED.set(0)
+        raise
+    finally:
+        if metrics_file is not None:
+            write_textfile(metrics_file)
     return EXIT_FAILURE if result.failed else EXIT_OK
+
+
+def record_pass(result: PassResult) -> None:
+    """A pass's runs as metrics, as the daemon's scheduler records its runs."""
+    run_metrics.record_run(None, ORGANIZATIONS.name, result.organizations)
+    if result.organizations.outcome == "ok":
+        run_metrics.record_visible(len(result.orgs))
+        metrics.API_KEY_ACCEPTED.set(1)
+    jobs = [name for name in run_metrics.dataset_names() if name != ORGANIZATIONS.name]
+    for org in result.orgs:
+        run_metrics.start_org_series(org.org.id, org.org.name, jobs)
+        for run in org.runs:
+            run_metrics.record_run(org.org.id, run.dataset, run)
 
 
 async def run_pass(
@@ -108,5 +146,6 @@ async def run_pass(
             )
         finally:
             display.finish()
+    record_pass(result)
     print(pass_line(result))
     return result

@@ -16,7 +16,6 @@ one call: `api_key_reloaded verified=true|false`, the key gauge and /readyz tell
 from __future__ import annotations
 
 import asyncio
-import platform
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -36,6 +35,7 @@ from daemon.service.notify import Notifier
 from daemon.service.runtime import log_secrets, open_client, open_store
 from daemon.store import Store
 from daemon.store.customer_map import import_mapping_csv
+from daemon.sync import run_metrics
 from daemon.sync.datasets import DEVICE_STATUSES, ORGANIZATIONS
 from daemon.sync.ownership import OwnAll
 from daemon.sync.run import SyncContext, SyncOptions
@@ -110,7 +110,7 @@ async def run_service(settings: Settings, api_key: str, stop: asyncio.Event | No
     state = ServiceState(statuses_interval_s=settings.sync.device_statuses_interval_s)
     # Evaluated at each scrape, so the gauge never lags what /readyz would answer.
     metrics.READY.set_function(lambda: 1.0 if state.readiness().ready else 0.0)
-    metrics.BUILD_INFO.info({"version": __version__, "python": platform.python_version()})
+    run_metrics.start_process_series(org_rate_per_s=settings.meraki.org_rate_per_s)
     metrics.API_KEY_ACCEPTED.set(1)
     loop = asyncio.get_running_loop()
     handlers = {signal.SIGTERM: stop.set, signal.SIGINT: stop.set, signal.SIGHUP: reload.set}
