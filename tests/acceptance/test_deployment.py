@@ -23,6 +23,7 @@ from daemon.core.errors import EXIT_CONFIG
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "meraki-sync.service"
 ALERTS = ROOT / "prometheus" / "alerts.yml"
+ALERT_TESTS = ROOT / "prometheus" / "tests"
 MAX_EXPOSURE = 2.0
 METRIC_NAME = re.compile(r"\bmeraki_sync_[a-z_]+")
 # Labels Prometheus itself attaches to every scraped series.
@@ -91,6 +92,34 @@ def test_promtool_accepts_the_alert_rules() -> None:
     result = _run(_tool("promtool"), "check", "rules", str(ALERTS))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
+
+
+def test_promtool_unit_tests_of_the_alert_rules_pass() -> None:
+    """`promtool test rules prometheus/tests/*.yml`: every case of every alert holds."""
+    files = sorted(str(path) for path in ALERT_TESTS.glob("*.yml"))
+    assert files, f"no promtool test files in {ALERT_TESTS}"
+    result = _run(_tool("promtool"), "test", "rules", *files)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("SUCCESS") == len(files), result.stdout
+
+
+def test_every_alert_has_a_firing_and_a_silent_promtool_case() -> None:
+    """Each alert in alerts.yml has a unit-test case where it fires (non-empty exp_alerts) and
+    one where it stays silent (`exp_alerts: []`), so no rule ships untested."""
+    alerts = re.findall(r"^\s*- alert:\s*(\S+)", ALERTS.read_text(encoding="utf-8"), re.MULTILINE)
+    cases = [
+        (name, bool(empty))
+        for path in ALERT_TESTS.glob("*.yml")
+        for name, empty in re.findall(
+            r"alertname:\s*(\S+)\s*\n\s*exp_alerts:\s*(\[\])?",
+            path.read_text(encoding="utf-8"),
+        )
+    ]
+    for alert in alerts:
+        kinds = {empty for name, empty in cases if name == alert}
+        assert kinds == {True, False}, f"{alert}: firing and silent cases needed, found {kinds}"
+    unknown = {name for name, _ in cases} - set(alerts)
+    assert not unknown, f"tests name alerts that alerts.yml lacks: {sorted(unknown)}"
 
 
 def test_alerts_name_only_metrics_the_daemon_declares() -> None:
