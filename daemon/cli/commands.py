@@ -14,6 +14,7 @@ from daemon.core.config import Settings
 from daemon.core.errors import (
     EXIT_FAILURE,
     EXIT_OK,
+    ApiError,
     ApiKeyRejected,
     DatabaseUnavailable,
     SchemaOutdated,
@@ -104,24 +105,32 @@ async def once(
     if metrics_file is not None:
         check_writable(metrics_file)
     run_metrics.start_process_series(org_rate_per_s=settings.meraki.org_rate_per_s)
+    # Until Meraki has answered, the key gauge's 0 would read as "rejected": leave it out.
+    key_unknown = {"meraki_sync_api_key_accepted"}
     try:
         async with open_store(settings) as store:
             result = await run_pass(settings, store, api_key, progress=progress)
+        key_unknown.clear()
     except ApiKeyRejected:
         metrics.API_KEY_ACCEPTED.set(0)
+        key_unknown.clear()
+        raise
+    except ApiError:
+        # The organizations listing itself failed: a failed run like any other.
+        run_metrics.record_failed_listing()
         raise
     finally:
         if metrics_file is not None:
-            write_textfile(metrics_file)
+            write_textfile(metrics_file, omit=frozenset(key_unknown))
     return EXIT_FAILURE if result.failed else EXIT_OK
 
 
 def record_pass(result: PassResult) -> None:
     """A pass's runs as metrics, as the daemon's scheduler records its runs."""
     run_metrics.record_run(None, ORGANIZATIONS.name, result.organizations)
+    metrics.API_KEY_ACCEPTED.set(1)
     if result.organizations.outcome == "ok":
         run_metrics.record_visible(len(result.orgs))
-        metrics.API_KEY_ACCEPTED.set(1)
     jobs = [name for name in run_metrics.dataset_names() if name != ORGANIZATIONS.name]
     for org in result.orgs:
         run_metrics.start_org_series(org.org.id, org.org.name, jobs)

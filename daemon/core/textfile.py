@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 from daemon.core.errors import ConfigError
 
 SETTING = "--metrics-file"
+PREFIX = "meraki_sync_"
 # The daemon's own verdicts: a one-shot run has no readiness, and a 0 would page someone.
 DAEMON_ONLY = frozenset({"meraki_sync_ready"})
 
@@ -36,23 +37,36 @@ def check_writable(path: Path) -> None:
         raise ConfigError(SETTING, f"{path} is a directory")
 
 
-class _WithoutDaemonOnly(Collector):
-    """The default registry's metrics, less the daemon-only ones."""
+class _Ours(Collector):
+    """The default registry's meraki_sync_* metrics, less the families named in `omit`.
+
+    The process_* and python_* collectors are left out: they describe a process that has
+    exited, and node_exporter exports process_* series of its own, which the textfile
+    collector must not duplicate.
+    """
+
+    def __init__(self, omit: frozenset[str]) -> None:
+        self._omit = omit
 
     def collect(self) -> Iterable[Metric]:
-        return [family for family in REGISTRY.collect() if family.name not in DAEMON_ONLY]
+        return [
+            family
+            for family in REGISTRY.collect()
+            if family.name.startswith(PREFIX) and family.name not in self._omit
+        ]
 
 
-def exposition() -> bytes:
-    """Every registered metric but the daemon-only ones, in the text format."""
+def exposition(omit: frozenset[str] = frozenset()) -> bytes:
+    """Every meraki_sync_* metric but the daemon-only ones and `omit`, in the text format."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_WithoutDaemonOnly())
+    registry.register(_Ours(DAEMON_ONLY | omit))
     return generate_latest(registry)
 
 
-def write_textfile(path: Path) -> None:
-    """Write the exposition to `path` atomically (temp file in the same directory, rename)."""
-    data = exposition()
+def write_textfile(path: Path, *, omit: frozenset[str] = frozenset()) -> None:
+    """Write the exposition (less `omit`) to `path` atomically: a temp file in the same
+    directory, then a rename."""
+    data = exposition(omit)
     try:
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:

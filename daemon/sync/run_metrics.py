@@ -105,6 +105,11 @@ def record_run(
         metrics.LAST_SUCCESS.labels(org, job).set(time.time())
 
 
+def record_failed_listing() -> None:
+    """The organizations listing failed before any run result existed (a one-shot pass)."""
+    metrics.RUNS.labels(NO_ORG, ORGANIZATIONS.name, "failed").inc()
+
+
 def record_visible(organizations: int) -> None:
     """How many organizations the last listing returned."""
     metrics.ORGANIZATIONS_VISIBLE.set(organizations)

@@ -8,12 +8,19 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from daemon.core.errors import EXIT_CONFIG, EXIT_OK
+from daemon.core.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_NOPERM, EXIT_OK
 from daemon.meraki.retry import RETRY_REASONS
 from daemon.simulator.process import SimulatorProcess
 from daemon.sync.run_metrics import dataset_names
-from tests.acceptance.conftest import cli, write_config
-from tests.acceptance.service_helpers import Scrape, eventually, running_daemon, service_config
+from tests.acceptance.conftest import SIM_KEY, cli, write_config
+from tests.acceptance.service_helpers import (
+    Scrape,
+    eventually,
+    free_port,
+    render_config,
+    running_daemon,
+    service_config,
+)
 from tests.acceptance.test_service import migrate
 
 
@@ -53,6 +60,8 @@ def test_once_writes_a_textfile_that_prometheus_parses(
     assert scrape.value("meraki_sync_organizations_visible") == len(world)
     assert scrape.value("meraki_sync_api_key_accepted") == 1
     assert "meraki_sync_ready" not in families
+    # node_exporter has process_* series of its own; a textfile must not repeat them.
+    assert all(name.startswith("meraki_sync_") for name in families), sorted(families)
     for org_id, facts in world.items():
         assert _named(scrape, org_id) == {facts["name"]: 1}
         assert scrape.value("meraki_sync_api_rate_limited_total", org=org_id) == 0
@@ -120,3 +129,57 @@ async def test_the_daemon_exports_per_org_series_from_the_start(
         for dataset in dataset_names():
             assert scrape.value("meraki_sync_rows_rejected_total", dataset=dataset) == 0
         assert await daemon.stop() == EXIT_OK
+
+
+def test_once_that_cannot_list_orgs_still_writes_a_failed_run(
+    database_dsn: str, tmp_path: Path
+) -> None:
+    """Meraki unreachable: exit 1, and the file counts a failed organizations run and leaves the
+    key gauge out (a 0 there would claim the key was rejected)."""
+    migrate(tmp_path, database_dsn)
+    config = tmp_path / "unreachable.toml"
+    config.write_text(
+        render_config(
+            {
+                "meraki": {
+                    "api_key": SIM_KEY,
+                    "base_url": f"http://127.0.0.1:{free_port()}/api/v1",
+                    "allow_unsafe_base_url": True,
+                    "max_attempts": 1,
+                },
+                "database": {"dsn": database_dsn},
+                "log": {"format": "json"},
+            }
+        ),
+        encoding="utf-8",
+    )
+    target = tmp_path / "meraki-sync.prom"
+
+    result = cli("--config", str(config), "once", "--metrics-file", str(target))
+
+    assert result.code == EXIT_FAILURE, result.stderr
+    scrape = Scrape.parse(target.read_text("utf-8"))
+    assert (
+        scrape.value("meraki_sync_runs_total", org="", dataset="organizations", outcome="failed")
+        == 1
+    )
+    assert scrape.matching("meraki_sync_api_key_accepted") == []
+
+
+def test_once_with_a_rejected_key_writes_the_key_gauge_at_0(
+    simulator_process: SimulatorProcess, database_dsn: str, tmp_path: Path
+) -> None:
+    """A rejected key: exit 77, and the file says meraki_sync_api_key_accepted 0."""
+    migrate(tmp_path, database_dsn)
+    config = write_config(
+        tmp_path / "once.toml",
+        simulator_process.base_url,
+        database_dsn,
+        key="wrong-key-1a2b3c4d5e6f7a8b9c0d",
+    )
+    target = tmp_path / "meraki-sync.prom"
+
+    result = cli("--config", str(config), "once", "--metrics-file", str(target))
+
+    assert result.code == EXIT_NOPERM, result.stderr
+    assert Scrape.parse(target.read_text("utf-8")).value("meraki_sync_api_key_accepted") == 0
