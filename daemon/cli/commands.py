@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import structlog
 
 from daemon.cli.progress import PassProgress
 from daemon.cli.summary import pass_line
+from daemon.core import metrics
 from daemon.core.config import Settings
-from daemon.core.errors import EXIT_FAILURE, EXIT_OK, DatabaseUnavailable, StoreError
+from daemon.core.errors import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    ApiError,
+    ApiKeyRejected,
+    DatabaseUnavailable,
+    SchemaOutdated,
+    StoreError,
+    schema_newer_message,
+)
+from daemon.core.textfile import check_writable, write_textfile
 from daemon.meraki.client import CallStats
 from daemon.service.runtime import open_client, open_store
 from daemon.store import Store
+from daemon.store.database import SCHEMA_VERSION
+from daemon.sync import run_metrics
 from daemon.sync.datasets import ORGANIZATIONS
 from daemon.sync.full_pass import PassResult, sync_pass
 from daemon.sync.run import SyncContext, SyncOptions
@@ -28,7 +44,11 @@ def sync_options(settings: Settings) -> SyncOptions:
 
 
 async def check(settings: Settings, api_key: str) -> int:
-    """Prove the key works and the database answers; print what was found."""
+    """Prove the key works and the database answers at this code's schema; print what was found.
+
+    Exits 78 (SchemaOutdated) when the schema is missing or older, as `once` and `run` do; a
+    schema newer than the code only warns, since the code still reads and writes it.
+    """
     async with open_client(settings, api_key) as client:
         count = 0
         pages = client.pages(
@@ -47,10 +67,16 @@ async def check(settings: Settings, api_key: str) -> int:
     except (DatabaseUnavailable, StoreError) as exc:
         print(f"Database: unreachable ({exc})")
         return EXIT_FAILURE
-    if version is None:
-        print("Database: reachable, schema not applied yet (run `meraki-sync migrate`)")
-    else:
-        print(f"Database: reachable, schema version {version}")
+    if version is None or version < SCHEMA_VERSION:
+        # As once and run do: a schema migrate must bring up first is a setup error (78).
+        print("Database: reachable")
+        raise SchemaOutdated(version, SCHEMA_VERSION)
+    print(f"Database: reachable, schema version {version}")
+    if version > SCHEMA_VERSION:
+        print(
+            f"warning: {schema_newer_message(version, SCHEMA_VERSION)}",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -64,11 +90,52 @@ async def migrate(settings: Settings, *, create_roles: bool = False) -> int:
     return EXIT_OK
 
 
-async def once(settings: Settings, api_key: str, *, progress: bool | None = None) -> int:
-    """One full pass over every visible org; exit non-zero when any org failed."""
-    async with open_store(settings) as store:
-        result = await run_pass(settings, store, api_key, progress=progress)
+async def once(
+    settings: Settings,
+    api_key: str,
+    *,
+    progress: bool | None = None,
+    metrics_file: Path | None = None,
+) -> int:
+    """One full pass over every visible org; exit non-zero when any org failed.
+
+    With `metrics_file`, the pass's metrics are written there at the end (node_exporter
+    textfile format), whatever the outcome: a failed or rejected pass is what alerts are for.
+    """
+    if metrics_file is not None:
+        check_writable(metrics_file)
+    run_metrics.start_process_series(org_rate_per_s=settings.meraki.org_rate_per_s)
+    # Until Meraki has answered, the key gauge's 0 would read as "rejected": leave it out.
+    key_unknown = {"meraki_sync_api_key_accepted"}
+    try:
+        async with open_store(settings) as store:
+            result = await run_pass(settings, store, api_key, progress=progress)
+        key_unknown.clear()
+    except ApiKeyRejected:
+        metrics.API_KEY_ACCEPTED.set(0)
+        key_unknown.clear()
+        raise
+    except ApiError:
+        # The organizations listing itself failed: a failed run like any other.
+        run_metrics.record_failed_listing()
+        raise
+    finally:
+        if metrics_file is not None:
+            write_textfile(metrics_file, omit=frozenset(key_unknown))
     return EXIT_FAILURE if result.failed else EXIT_OK
+
+
+def record_pass(result: PassResult) -> None:
+    """A pass's runs as metrics, as the daemon's scheduler records its runs."""
+    run_metrics.record_run(None, ORGANIZATIONS.name, result.organizations)
+    metrics.API_KEY_ACCEPTED.set(1)
+    if result.organizations.outcome == "ok":
+        run_metrics.record_visible(len(result.orgs))
+    jobs = [name for name in run_metrics.dataset_names() if name != ORGANIZATIONS.name]
+    for org in result.orgs:
+        run_metrics.start_org_series(org.org.id, org.org.name, jobs)
+        for run in org.runs:
+            run_metrics.record_run(org.org.id, run.dataset, run)
 
 
 async def run_pass(
@@ -93,5 +160,6 @@ async def run_pass(
             )
         finally:
             display.finish()
+    record_pass(result)
     print(pass_line(result))
     return result

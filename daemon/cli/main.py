@@ -12,6 +12,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from daemon import __version__
 from daemon.cli import commands
@@ -66,6 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="show a live progress line (default: when stderr is a terminal)",
+    )
+    once.add_argument(
+        "--metrics-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="at the end, write the pass's metrics to PATH for node_exporter's textfile "
+        "collector (written to a temp file in the same directory, then renamed)",
     )
     _add_simulate_arguments(add_verb(verbs, "simulate", "serve a simulated Meraki API"))
     add_demo_arguments(
@@ -249,7 +258,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, api_key: str |
             return await run_service(settings, api_key)
         case "once":
             assert api_key is not None
-            return await commands.once(settings, api_key, progress=args.progress)
+            return await commands.once(
+                settings, api_key, progress=args.progress, metrics_file=args.metrics_file
+            )
         case "simulate":
             return await _simulate(args)
         case "demo":

@@ -76,3 +76,11 @@ class SchemaOutdated(StoreError):
         super().__init__(f"{what} in the database, expected {expected}: run `meraki-sync migrate`")
         self.found = found
         self.expected = expected
+
+
+def schema_newer_message(found: int, expected: int) -> str:
+    """What to say when the database was migrated by a newer meraki-sync than this one."""
+    return (
+        f"schema version {found} is newer than this meraki-sync, which expects {expected}: "
+        "upgrade meraki-sync (it keeps working, but may not fill what the newer schema adds)"
+    )

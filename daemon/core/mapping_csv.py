@@ -7,7 +7,18 @@ The format, for `meraki-sync map import` and `map export`:
   in any order;
 - one mapping per row; `customer_name` may be empty; whitespace around every value (and every
   header name) is ignored; lines that are blank, or hold only commas and blanks, are skipped;
-- a given (organization_id, network_id) at most once.
+- a given (organization_id, network_id) at most once;
+- a cell that starts with `'` followed by one of `= + - @`, tab, CR or another `'` stands for
+  the value without that first `'`.
+
+The last rule is the export's defence against CSV injection (OWASP): a spreadsheet runs a cell
+that starts with `=`, `+`, `-`, `@`, tab or CR as a formula (`=HYPERLINK(...)`), so `map export`
+prefixes such cells with `'`, which spreadsheets show as text, and `map import` takes it off
+again, so an export imports back unchanged. Customer ids and names are the MSP's own and may
+well start with `-` or `+` (`-5`, `+44 Ltd`); Meraki's ids never do (numeric organization ids,
+`L_`/`N_` network ids), but every column is treated alike. A value that itself starts with `'`
+and a trigger (or `''`) gets one more `'`, so it survives the round trip too; any other leading
+`'` (`'Tis Ltd`) is plain text both ways.
 
 Problems carry the line a text editor shows (the header is line 1), so they print as
 `FILE:LINE: problem`. Parsing never stops at the first problem: the caller gets all of them.
@@ -25,6 +36,10 @@ from daemon.core.errors import MerakiSyncError
 
 COLUMNS = ("organization_id", "network_id", "customer_id", "customer_name")
 REQUIRED = ("organization_id", "network_id", "customer_id")
+# What makes a spreadsheet cell a formula (OWASP CSV injection), and the escape that defuses it.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_ESCAPE = "'"
+_ESCAPED_STARTS = (*FORMULA_TRIGGERS, FORMULA_ESCAPE)
 
 
 class MappingError(MerakiSyncError):
@@ -141,7 +156,7 @@ def parse_mapping_csv(data: bytes) -> ParsedFile:
         if len(fields) != len(header):
             problems.append(Problem(line, f"expected {len(header)} fields, found {len(fields)}"))
             continue
-        values = dict(zip(header, fields, strict=True))
+        values = dict(zip(header, map(unescape_cell, fields), strict=True))
         empty = [column for column in REQUIRED if not values[column]]
         if empty:
             problems.extend(Problem(line, f"empty {column}") for column in empty)
@@ -196,11 +211,29 @@ def classify(
 def render_mapping_csv(mappings: Iterable[CustomerMapping]) -> str:
     """The export: header, then rows sorted by customer_id, organization_id, network_id."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for m in sorted(mappings, key=lambda m: (m.customer_id, m.organization_id, m.network_id)):
-        writer.writerow((m.organization_id, m.network_id, m.customer_id, m.customer_name or ""))
+        cells = (m.organization_id, m.network_id, m.customer_id, m.customer_name or "")
+        writer.writerow([escape_cell(cell) for cell in cells])
     return out.getvalue()
+
+
+def escape_cell(value: str) -> str:
+    """The cell as exported: `'` + value when a spreadsheet would run it as a formula, or when
+    import would otherwise take a leading `'` of the value itself for the escape."""
+    if value.startswith(FORMULA_TRIGGERS) or (
+        value.startswith(FORMULA_ESCAPE) and value[1:].startswith(_ESCAPED_STARTS)
+    ):
+        return FORMULA_ESCAPE + value
+    return value
+
+
+def unescape_cell(value: str) -> str:
+    """The value an (already stripped) imported cell stands for: `escape_cell` undone."""
+    if value.startswith(FORMULA_ESCAPE) and value[1:].startswith(_ESCAPED_STARTS):
+        return value[1:]
+    return value
 
 
 def _name(value: str) -> str | None:

@@ -49,8 +49,8 @@ ROWS_REJECTED = Counter(
 )
 RUNS = Counter(
     "meraki_sync_runs_total",
-    "Dataset runs finished, by dataset and outcome (ok, skipped, failed).",
-    ["dataset", "outcome"],
+    "Dataset runs finished, by organization, dataset and outcome (ok, skipped, failed).",
+    ["org", "dataset", "outcome"],
 )
 LAST_SUCCESS = Gauge(
     "meraki_sync_last_success_timestamp_seconds",
@@ -91,4 +91,22 @@ READY = Gauge(
 BUILD_INFO = Info(
     "meraki_sync_build",
     "Version of meraki-sync and of the Python running it.",
+)
+ORGANIZATION_INFO = Info(
+    "meraki_sync_organization",
+    "1 per organization being synced, naming it (org id and name), for joins in dashboards.",
+    ["org"],
+)
+ORGANIZATIONS_VISIBLE = Gauge(
+    "meraki_sync_organizations_visible",
+    "Organizations the last successful listing returned (after meraki.organizations).",
+)
+RUN_INTERVAL_SECONDS = Gauge(
+    "meraki_sync_run_interval_seconds",
+    "Interval between runs of a job as currently paced, by organization and dataset.",
+    ["org", "dataset"],
+)
+ORG_PACE = Gauge(
+    "meraki_sync_api_org_pace_requests_per_second",
+    "The configured pace of requests per organization (meraki.org_rate_per_s).",
 )

@@ -35,6 +35,10 @@ BACKOFF_MAX_S = 10.0
 MISSING_RETRY_AFTER_MAX_S = 30.0
 
 
+# Every `Transient.reason` raised anywhere: the label values of the retries counter.
+RETRY_REASONS = ("rate_limited", "server_error", "network", "bad_json")
+
+
 class Transient(Exception):
     """A failure worth another try. `reason` is a bounded label for metrics; `request_id` is
     the answer's X-Request-Id, when there was an answer carrying one."""

@@ -9,13 +9,13 @@ back whole.
 While running: a database that goes away keeps the process alive and not ready, and runs fail
 until it is back (loss/latency windows are backfilled then). A 401 marks the key rejected,
 stops every job, and rechecks every `key_recheck_s`; SIGHUP re-reads the key (file, systemd
-credential or environment) and the customer mapping file, and rechecks at once.
+credential or environment) and the customer mapping file, and tries the new key at once with
+one call: `api_key_reloaded verified=true|false`, the key gauge and /readyz tell the outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
-import platform
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -35,6 +35,7 @@ from daemon.service.notify import Notifier
 from daemon.service.runtime import log_secrets, open_client, open_store
 from daemon.store import Store
 from daemon.store.customer_map import import_mapping_csv
+from daemon.sync import run_metrics
 from daemon.sync.datasets import DEVICE_STATUSES, ORGANIZATIONS
 from daemon.sync.ownership import OwnAll
 from daemon.sync.run import SyncContext, SyncOptions
@@ -109,7 +110,7 @@ async def run_service(settings: Settings, api_key: str, stop: asyncio.Event | No
     state = ServiceState(statuses_interval_s=settings.sync.device_statuses_interval_s)
     # Evaluated at each scrape, so the gauge never lags what /readyz would answer.
     metrics.READY.set_function(lambda: 1.0 if state.readiness().ready else 0.0)
-    metrics.BUILD_INFO.info({"version": __version__, "python": platform.python_version()})
+    run_metrics.start_process_series(org_rate_per_s=settings.meraki.org_rate_per_s)
     metrics.API_KEY_ACCEPTED.set(1)
     loop = asyncio.get_running_loop()
     handlers = {signal.SIGTERM: stop.set, signal.SIGINT: stop.set, signal.SIGHUP: reload.set}
@@ -155,7 +156,6 @@ async def _serve(
             retention_days=settings.sync.retention_days,
         ),
     )
-    recheck = asyncio.Event()
 
     def key_rejected() -> None:
         if state.key_accepted.is_set():
@@ -179,8 +179,8 @@ async def _serve(
     helpers = [
         _every(DATABASE_CHECK_S, stop, lambda: _check_database(store)),
         _every(STATUS_EVERY_S, stop, lambda: _status(notifier, state)),
-        _key_rechecks(settings, client, state, stop, recheck),
-        _reloads(settings, store, client, reload, recheck, stop),
+        _key_rechecks(settings, client, state, stop),
+        _reloads(settings, store, client, state, reload, stop),
     ]
     if notifier.watchdog_s:
         helpers.append(_every(notifier.watchdog_s / 2, stop, _watchdog(notifier)))
@@ -239,16 +239,14 @@ async def _key_rechecks(
     client: MerakiClient,
     state: ServiceState,
     stop: asyncio.Event,
-    recheck: asyncio.Event,
 ) -> None:
-    """While the key is rejected, try it every key_recheck_s (or at once after SIGHUP)."""
+    """While the key is rejected, try it every key_recheck_s (SIGHUP tries a new one at once)."""
     while not stop.is_set():
         await _first_of(stop, state.key_rejected)
         while state.key_rejected.is_set() and not stop.is_set():
-            await _first_of(stop, recheck, timeout_s=settings.meraki.key_recheck_s)
-            recheck.clear()
-            if stop.is_set():
-                return
+            await _first_of(stop, state.key_accepted, timeout_s=settings.meraki.key_recheck_s)
+            if stop.is_set() or not state.key_rejected.is_set():
+                break
             client.key_rejected = False
             try:
                 await _probe_key(client)
@@ -266,11 +264,11 @@ async def _reloads(
     settings: Settings,
     store: Store,
     client: MerakiClient,
+    state: ServiceState,
     reload: asyncio.Event,
-    recheck: asyncio.Event,
     stop: asyncio.Event,
 ) -> None:
-    """SIGHUP: re-read the key and the customer mapping file."""
+    """SIGHUP: re-read the key and the customer mapping file; try the new key at once."""
     while not stop.is_set():
         await _first_of(stop, reload)
         if stop.is_set():
@@ -284,9 +282,35 @@ async def _reloads(
         else:
             add_secrets(log_secrets(settings, api_key))
             client.set_api_key(api_key)
-            recheck.set()
-            log.info("api_key_reloaded")
+            await _verify_reloaded_key(settings, client, state)
         await _load_customer_map(settings, store)
+
+
+async def _verify_reloaded_key(
+    settings: Settings, client: MerakiClient, state: ServiceState
+) -> None:
+    """One cheap call with the reloaded key, so the log, the key gauge and /readyz tell at once
+    whether it works, instead of at the next scheduled run's 401."""
+    try:
+        await _probe_key(client)
+    except ApiKeyRejected:
+        log.error(
+            "api_key_reloaded",
+            verified=False,
+            detail="Meraki rejects the reloaded key; jobs wait until a working key is loaded",
+        )
+        if state.key_accepted.is_set():
+            log.error("api_key_rejected", recheck_in_s=settings.meraki.key_recheck_s)
+        state.reject_key()
+        return
+    except ApiError as exc:
+        # Meraki unreachable says nothing about the key: the state stays as it was.
+        log.warning("api_key_reloaded", verified=False, error=str(exc))
+        return
+    log.info("api_key_reloaded", verified=True)
+    if not state.key_accepted.is_set():
+        log.info("api_key_accepted")
+    state.accept_key()
 
 
 async def _load_customer_map(settings: Settings, store: Store) -> None:

@@ -19,7 +19,12 @@ import asyncpg
 import structlog
 
 from daemon.core import metrics
-from daemon.core.errors import DatabaseUnavailable, SchemaOutdated, StoreError
+from daemon.core.errors import (
+    DatabaseUnavailable,
+    SchemaOutdated,
+    StoreError,
+    schema_newer_message,
+)
 from daemon.store.queries import query
 
 if TYPE_CHECKING:
@@ -135,10 +140,18 @@ class Store:
             return version
 
     async def require_schema(self) -> None:
-        """Raise SchemaOutdated unless `migrate` brought the database to this version."""
+        """Raise SchemaOutdated unless `migrate` brought the database to this version; log a warning
+        when a newer meraki-sync migrated it further."""
         found = await self.schema_version()
         if found is None or found < SCHEMA_VERSION:
             raise SchemaOutdated(found, SCHEMA_VERSION)
+        if found > SCHEMA_VERSION:
+            log.warning(
+                "schema_newer_than_code",
+                found=found,
+                expected=SCHEMA_VERSION,
+                detail=schema_newer_message(found, SCHEMA_VERSION),
+            )
 
     async def merge(
         self,

@@ -10,7 +10,6 @@ starting runs; runs in flight are left to finish (their transactions commit or r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,6 +21,7 @@ import structlog
 from daemon.core import metrics
 from daemon.core.config import SyncSettings
 from daemon.core.errors import ApiKeyRejected
+from daemon.sync import run_metrics
 from daemon.sync.datasets import (
     DEVICE_STATUSES,
     DEVICES,
@@ -153,6 +153,8 @@ class Scheduler:
         self._record(None, "organizations", result)
         if result.outcome != "ok" and not visible:
             return
+        if result.outcome == "ok":
+            run_metrics.record_visible(len(visible))
         metrics.ORGANIZATIONS.labels("synced").set(sum(o.api_enabled for o in visible))
         metrics.ORGANIZATIONS.labels("api_disabled").set(sum(not o.api_enabled for o in visible))
         owned = {org.id: org for org in await self._ownership.claim(visible)}
@@ -164,6 +166,7 @@ class Scheduler:
             self._forget_metrics(org_id)
         for org_id, org in owned.items():
             self.orgs[org_id] = org
+            run_metrics.start_org_series(org_id, org.name, [job.name for job in self.jobs])
             if org_id not in self._org_tasks:
                 log.info("organization_started", org=org_id, name=org.name)
                 self._org_tasks[org_id] = asyncio.create_task(self._run_org(org))
@@ -174,13 +177,9 @@ class Scheduler:
 
     def _forget_metrics(self, org_id: str) -> None:
         """Drop a stopped org's series, so freshness alerts do not fire for it forever."""
+        run_metrics.forget_org_series(org_id)
         for job in self.jobs:
-            for gauge in (metrics.LAST_SUCCESS, metrics.RUN_SECONDS):
-                with contextlib.suppress(KeyError):
-                    gauge.remove(org_id, job.name)
             self.last_success.pop((org_id, job.name), None)
-        with contextlib.suppress(KeyError):
-            metrics.BACKFILL_PENDING.remove(org_id)
 
     async def _maintain_once(self) -> None:
         await maintain_partitions(self._ctx)
@@ -203,10 +202,13 @@ class Scheduler:
 
     def _record(self, org_id: str | None, job: str, result: RunResult) -> None:
         org = org_id or ""
-        metrics.RUNS.labels(job, result.outcome).inc()
-        metrics.RUN_SECONDS.labels(org, job).set(result.seconds)
+        interval_s = (
+            self._sync.organizations_interval_s
+            if org_id is None
+            else self.pace.interval_s(org_id, job)
+        )
+        run_metrics.record_run(org_id, job, result, interval_s=interval_s)
         if result.outcome == "ok":
-            metrics.LAST_SUCCESS.labels(org, job).set(time.time())
             self.last_success[(org, job)] = time.monotonic()
 
     async def _supervised(

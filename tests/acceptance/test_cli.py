@@ -20,14 +20,18 @@ async def test_check_migrate_once_against_a_simulator_process(
     config = str(write_config(tmp_path / "sim.toml", simulator_process.base_url, database_dsn))
 
     checked = cli("--config", config, "check")
-    assert checked.code == 0, checked.stderr
+    assert checked.code == EXIT_CONFIG, checked.stderr
     assert "Connected to Meraki Dashboard: 5 organizations visible" in checked.stdout
-    assert "schema not applied yet" in checked.stdout
+    assert "run `meraki-sync migrate`" in checked.stderr
 
     for _ in range(2):
         migrated = cli("--config", config, "migrate")
         assert migrated.code == 0, migrated.stderr
         assert f"Schema is at version {SCHEMA_VERSION}" in migrated.stdout
+
+    checked = cli("--config", config, "check")
+    assert checked.code == 0, checked.stderr
+    assert f"schema version {SCHEMA_VERSION}" in checked.stdout
 
     synced = cli("--config", config, "once")
     assert synced.code == 0, synced.stderr

@@ -23,6 +23,7 @@ from daemon.core.errors import EXIT_CONFIG
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "meraki-sync.service"
 ALERTS = ROOT / "prometheus" / "alerts.yml"
+ALERT_TESTS = ROOT / "prometheus" / "tests"
 MAX_EXPOSURE = 2.0
 METRIC_NAME = re.compile(r"\bmeraki_sync_[a-z_]+")
 # Labels Prometheus itself attaches to every scraped series.
@@ -93,6 +94,34 @@ def test_promtool_accepts_the_alert_rules() -> None:
     assert "SUCCESS" in result.stdout
 
 
+def test_promtool_unit_tests_of_the_alert_rules_pass() -> None:
+    """`promtool test rules prometheus/tests/*.yml`: every case of every alert holds."""
+    files = sorted(str(path) for path in ALERT_TESTS.glob("*.yml"))
+    assert files, f"no promtool test files in {ALERT_TESTS}"
+    result = _run(_tool("promtool"), "test", "rules", *files)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("SUCCESS") == len(files), result.stdout
+
+
+def test_every_alert_has_a_firing_and_a_silent_promtool_case() -> None:
+    """Each alert in alerts.yml has a unit-test case where it fires (non-empty exp_alerts) and
+    one where it stays silent (`exp_alerts: []`), so no rule ships untested."""
+    alerts = re.findall(r"^\s*- alert:\s*(\S+)", ALERTS.read_text(encoding="utf-8"), re.MULTILINE)
+    cases = [
+        (name, bool(empty))
+        for path in ALERT_TESTS.glob("*.yml")
+        for name, empty in re.findall(
+            r"alertname:\s*(\S+)\s*\n\s*exp_alerts:\s*(\[\])?",
+            path.read_text(encoding="utf-8"),
+        )
+    ]
+    for alert in alerts:
+        kinds = {empty for name, empty in cases if name == alert}
+        assert kinds == {True, False}, f"{alert}: firing and silent cases needed, found {kinds}"
+    unknown = {name for name, _ in cases} - set(alerts)
+    assert not unknown, f"tests name alerts that alerts.yml lacks: {sorted(unknown)}"
+
+
 def test_alerts_name_only_metrics_the_daemon_declares() -> None:
     """Every meraki_sync_* name in alerts.yml is a series daemon.metrics exports, so the alerts
     cannot drift from the code."""
@@ -148,7 +177,7 @@ SCRAPE_SCRIPT = textwrap.dedent(
     m.BUCKET_WAIT_SECONDS.labels(bucket="org").inc(0.25)
     m.ROWS_WRITTEN.labels(dataset="devices").inc(80)
     m.ROWS_REJECTED.labels(dataset="devices").inc()
-    m.RUNS.labels(dataset="devices", outcome="ok").inc()
+    m.RUNS.labels(org="549236", dataset="devices", outcome="ok").inc()
     m.LAST_SUCCESS.labels(org="549236", dataset="device_statuses").set(1_700_000_000)
     m.RUN_SECONDS.labels(org="549236", dataset="device_statuses").set(1.2)
     m.BACKFILL_PENDING.labels(org="549236").set(3)
@@ -158,6 +187,10 @@ SCRAPE_SCRIPT = textwrap.dedent(
     m.ORGANIZATIONS.labels(state="synced").set(5)
     m.READY.set(1)
     m.BUILD_INFO.info({"version": "0.0.0", "python": "3.11.0"})
+    m.ORGANIZATION_INFO.labels(org="549236").info({"name": "Acme Corp"})
+    m.ORGANIZATIONS_VISIBLE.set(5)
+    m.RUN_INTERVAL_SECONDS.labels(org="549236", dataset="device_statuses").set(60)
+    m.ORG_PACE.set(10)
     sys.stdout.write(generate_latest().decode())
     """
 )

@@ -183,22 +183,25 @@ def test_network_problems_flag_rows_whose_network_is_another_orgs() -> None:
 
 
 def test_export_sorts_and_round_trips_through_the_parser() -> None:
-    """Sorted by customer, org, network; names with commas, quotes and newlines survive."""
+    """Sorted by customer, org, network; names with commas, quotes, newlines and carriage
+    returns survive (RFC 4180 CRLF line ends make the writer quote a lone CR)."""
     mappings = [
         CustomerMapping("O2", "N9", "C1", 'He said "hi", twice'),
         CustomerMapping("O1", "N2", "C2", None),
         CustomerMapping("O1", "N1", "C1", "line\nbreak"),
+        CustomerMapping("O3", "N4", "C3", "carriage\rreturn"),
     ]
 
     text = render_mapping_csv(mappings)
     parsed = parse_mapping_csv(text.encode("utf-8"))
 
-    assert text.startswith(HEADER)
+    assert text.startswith(HEADER.rstrip("\n") + "\r\n")  # RFC 4180 line ends
     assert parsed.ok
     assert [(m.key, m.target) for m in parsed.mappings] == [
         (("O1", "N1"), ("C1", "line\nbreak")),
         (("O2", "N9"), ("C1", 'He said "hi", twice')),
         (("O1", "N2"), ("C2", None)),
+        (("O3", "N4"), ("C3", "carriage\rreturn")),
     ]
 
 
