@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="PATH",
         help="at the end, write the pass's metrics to PATH for node_exporter's textfile "
-        "collector (written to a temp file in the same directory, then renamed)",
+        "collector, atomically: a temp file in the same directory, then renamed "
+        "(default: none written)",
     )
     _add_simulate_arguments(add_verb(verbs, "simulate", "serve a simulated Meraki API"))
     add_demo_arguments(

@@ -34,6 +34,7 @@ def test_the_default_config_file_is_read_when_no_config_is_given(
     """Without --config or $MERAKI_SYNC_CONFIG the default path is read, and check names it."""
     default = write_config(tmp_path / "config.toml", simulator_process.base_url, database_dsn)
 
+    assert cli("migrate", env={DEFAULT_CONFIG_ENV: str(default)}).code == 0
     checked = cli("check", env={DEFAULT_CONFIG_ENV: str(default)})
 
     assert checked.code == 0, checked.stderr
@@ -55,6 +56,7 @@ def test_check_says_when_no_config_file_was_read(
         "MERAKI_SYNC_DATABASE__DSN": database_dsn,
     }
 
+    assert cli("migrate", env=env).code == 0
     checked = cli("check", env=env)
 
     assert checked.code == 0, checked.stderr
