@@ -1,8 +1,11 @@
 """API payloads as typed models, and their plain row tuples for COPY.
 
 Unknown fields are ignored (newer API versions add some); a missing or invalid required field
-rejects that one row with a short reason. Tuple order matches the staging tables in
-`daemon/store/sql/*.sql`.
+rejects that one row with a short reason. So does text PostgreSQL cannot store or no honest
+answer has: a NUL character, or more than ID_MAX_CHARS / TEXT_MAX_CHARS characters, in any
+string field, nested and list fields included. Such a row is rejected, not cleaned: a silently
+altered serial or name would be worse than a counted, logged rejection. Tuple order matches
+the staging tables in `daemon/store/sql/*.sql`.
 """
 
 from __future__ import annotations
@@ -10,9 +13,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 Row = tuple[Any, ...]
+# Caps per field class: identifiers (ids, serials, slugs) and any other text. PostgreSQL takes
+# longer values, but no honest Meraki answer has them, and one hostile row must stay one row.
+ID_MAX_CHARS = 256
+TEXT_MAX_CHARS = 4096
 
 
 class RowRejected(ValueError):
@@ -29,6 +36,31 @@ class Payload(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        """Reject text PostgreSQL would refuse (a NUL fails the whole COPY) or that is absurdly
+        long, so it costs one rejected row instead of the dataset."""
+        check_text(value)
+        return value
+
+
+def check_text(value: Any) -> None:
+    """Raise ValueError when a string in `value` (lists and dicts searched) holds a NUL or
+    exceeds TEXT_MAX_CHARS. Nested models are not searched: they checked themselves."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("contains a NUL character, which PostgreSQL text cannot store")
+        if len(value) > TEXT_MAX_CHARS:
+            raise ValueError(f"must have at most {TEXT_MAX_CHARS} characters")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            check_text(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key)
+            check_text(item)
+
 
 class Item(Payload):
     """One item of a listing, turned into rows. `key_field` names its id in the payload."""
@@ -44,7 +76,7 @@ class Item(Payload):
         return [self.row()]
 
 
-Id = Field(min_length=1)
+Id = Field(min_length=1, max_length=ID_MAX_CHARS)
 
 
 class _ApiAccess(Payload):
