@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AwareDatetime, Field, ValidationError, field_validator
 
 from daemon.meraki.models import Id, Item, Payload, Row
 
@@ -114,7 +114,9 @@ class UplinkDevice(Item):
 
 
 class _Point(Payload):
-    ts: datetime
+    # A moment without a zone is ambiguous (and cannot be compared with the window's bounds):
+    # such a point is rejected, not guessed to be UTC.
+    ts: AwareDatetime
     loss_percent: float | None = Field(default=None, alias="lossPercent")
     latency_ms: float | None = Field(default=None, alias="latencyMs")
 
