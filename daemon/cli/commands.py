@@ -20,11 +20,7 @@ log = structlog.get_logger("daemon.commands")
 
 def sync_options(settings: Settings) -> SyncOptions:
     """The run options from `[sync]`."""
-    return SyncOptions(
-        feature_recheck_s=settings.sync.feature_recheck_s,
-        backfill_horizon_s=settings.sync.backfill_horizon_s,
-        retention_days=settings.sync.retention_days,
-    )
+    return SyncOptions.from_settings(settings.sync)
 
 
 async def check(settings: Settings, api_key: str) -> int:

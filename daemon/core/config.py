@@ -193,6 +193,8 @@ class SyncSettings(BaseModel):
     retention_days: int = Field(default=90, ge=1)
     shutdown_grace_s: float = Field(default=10.0, gt=0)
     customer_map_file: Path | None = None
+    # A run that rejected more than this share of its rows is failed (its good rows still land).
+    max_rejected_share: float = Field(default=0.1, ge=0, le=1)
 
 
 def _split_listen(value: str) -> tuple[str, int]:

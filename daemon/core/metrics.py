@@ -47,6 +47,12 @@ ROWS_REJECTED = Counter(
     "API rows skipped because a required field was missing or invalid, by dataset.",
     ["dataset"],
 )
+ROWS_REJECTED_BY_FIELD = Counter(
+    "meraki_sync_rows_rejected_by_field_total",
+    "API rows skipped, by dataset and the path of the first invalid field (list positions left"
+    " out, e.g. uplinks.interface).",
+    ["dataset", "field"],
+)
 RUNS = Counter(
     "meraki_sync_runs_total",
     "Dataset runs finished, by dataset and outcome (ok, skipped, failed).",

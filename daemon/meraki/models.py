@@ -23,12 +23,15 @@ TEXT_MAX_CHARS = 4096
 
 
 class RowRejected(ValueError):
-    """One API row could not be used. `key` names the row when it had an id at all."""
+    """One API row could not be used. `key` names the row when it had an id at all; `field` is
+    the path of the first bad field with list positions left out (`uplinks.interface`), a
+    bounded value fit for a metric label."""
 
-    def __init__(self, reason: str, key: str | None) -> None:
+    def __init__(self, reason: str, key: str | None, field: str = "(row)") -> None:
         super().__init__(reason)
         self.reason = reason
         self.key = key
+        self.field = field
 
 
 class Payload(BaseModel):
@@ -221,7 +224,8 @@ def parse_item(model: type[Item], item: Any) -> Item:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "(row)"
+        path = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or "(row)"
         key = item.get(model.key_field) if isinstance(item, dict) else None
         raise RowRejected(
-            f"{field}: {first['msg']}", key if isinstance(key, str) else None
+            f"{field}: {first['msg']}", key if isinstance(key, str) else None, path
         ) from None

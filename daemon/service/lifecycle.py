@@ -149,11 +149,7 @@ async def _serve(
     ctx = SyncContext(
         client=client,
         store=store,
-        options=SyncOptions(
-            feature_recheck_s=settings.sync.feature_recheck_s,
-            backfill_horizon_s=settings.sync.backfill_horizon_s,
-            retention_days=settings.sync.retention_days,
-        ),
+        options=SyncOptions.from_settings(settings.sync),
     )
     recheck = asyncio.Event()
 

@@ -3,19 +3,26 @@
 Outcomes: `ok`; `skipped` when Meraki answers 403/404 (the org lacks access or the feature; other
 datasets and orgs carry on); `failed` on anything else that is not the key being rejected, which
 is raised so the caller can stop every org at once instead of storming a dead key.
+
+Rejected rows: a run that rejected more than `max_rejected_share` of its rows (default 10 %), or
+every row it got, is `failed` and says so, with the first rejection's reason. Its good rows are
+still merged (they are as true as in any run, and dropping them would only make the data older)
+but it never soft-deletes: with rows unreadable, absence from the listing proves nothing. Below
+the share the run is `ok`; its good rows land, and it still skips the soft delete.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
 import structlog
 
 from daemon.core import metrics
+from daemon.core.config import SyncSettings
 from daemon.core.errors import (
     ApiError,
     ApiKeyRejected,
@@ -47,6 +54,17 @@ class SyncOptions:
     feature_recheck_s: float = 86400.0
     backfill_horizon_s: float = 86400.0
     retention_days: int = 90
+    max_rejected_share: float = 0.1
+
+    @classmethod
+    def from_settings(cls, sync: SyncSettings) -> SyncOptions:
+        """The options of `[sync]`."""
+        return cls(
+            feature_recheck_s=sync.feature_recheck_s,
+            backfill_horizon_s=sync.backfill_horizon_s,
+            retention_days=sync.retention_days,
+            max_rejected_share=sync.max_rejected_share,
+        )
 
 
 @dataclass(frozen=True)
@@ -90,8 +108,12 @@ async def run_dataset(
     outcome: Outcome = "ok"
     error: str | None = None
     absent = False
+    fetched = False  # the listing came in full: its good rows land, whatever the outcome
     try:
-        rejected = await _collect(ctx, dataset, organization_id, stats, rows, keep)
+        rejected, items, first = await _collect(ctx, dataset, organization_id, stats, rows, keep)
+        fetched = True
+        error = too_many_rejected(rejected, items, first, ctx.options.max_rejected_share)
+        outcome = "ok" if error is None else "failed"
     except ApiKeyRejected:
         raise
     except EndpointUnavailable as exc:
@@ -105,7 +127,7 @@ async def run_dataset(
         dataset=dataset.name,
         started_at=started_at,
         finished_at=ctx.now(),
-        rows=len(rows) if outcome == "ok" else 0,
+        rows=len(rows) if fetched else 0,
         rejected_rows=rejected,
         requests=stats.requests,
         rate_limited=stats.rate_limited,
@@ -113,7 +135,7 @@ async def run_dataset(
         error=error,
     )
     try:
-        if outcome == "ok":
+        if fetched:
             await ctx.store.merge(
                 dataset.merge,
                 rows,
@@ -136,8 +158,41 @@ async def run_dataset(
             )
     except (DatabaseUnavailable, StoreError) as exc:
         outcome, error, absent = "failed", str(exc), False
+        record = replace(record, rows=0)
 
     return finish_run(record, outcome, error, started, quiet=absent)
+
+
+def too_many_rejected(
+    rejected: int, total: int, first: RowRejected | None, max_share: float
+) -> str | None:
+    """Why a run with `rejected` of `total` rows rejected is failed, or None when it is not:
+    more than `max_share` rejected, or every row (whatever the share allows)."""
+    if not rejected or (rejected < total and rejected <= max_share * total):
+        return None
+    reason = f"; first: {first.reason}" if first is not None else ""
+    return (
+        f"{rejected} of {total} rows rejected ({rejected / total:.0%}; at most"
+        f" {max_share:.0%} allowed by sync.max_rejected_share){reason}"
+    )
+
+
+def count_rejection(
+    dataset: str, organization_id: str | None, exc: RowRejected, already: int
+) -> None:
+    """Count one rejected row by dataset and field; log it while the run has logged fewer than
+    REJECTED_ROWS_LOGGED_PER_RUN (`already` rejections before this one)."""
+    metrics.ROWS_REJECTED.labels(dataset).inc()
+    metrics.ROWS_REJECTED_BY_FIELD.labels(dataset, exc.field).inc()
+    if already < REJECTED_ROWS_LOGGED_PER_RUN:
+        log.warning(
+            "row_rejected",
+            dataset=dataset,
+            org=organization_id,
+            key=exc.key,
+            field=exc.field,
+            reason=exc.reason,
+        )
 
 
 def finish_run(
@@ -213,9 +268,11 @@ async def _collect(
     stats: CallStats,
     rows: list[Row],
     keep: Callable[[Item], bool] | None,
-) -> int:
-    """Append the rows of every page to `rows`; return how many items were rejected."""
-    rejected = 0
+) -> tuple[int, int, RowRejected | None]:
+    """Append the rows of every page to `rows`; return how many items were rejected, how many
+    came in all, and the first rejection."""
+    rejected = total = 0
+    first: RowRejected | None = None
     pages = ctx.client.pages(
         dataset.path(organization_id),
         org_id=organization_id,
@@ -225,23 +282,17 @@ async def _collect(
     )
     async for body in pages:
         for item in dataset.items(body):
+            total += 1
             try:
                 parsed = parse_item(dataset.model, item)
             except RowRejected as exc:
+                count_rejection(dataset.name, organization_id, exc, rejected)
                 rejected += 1
-                metrics.ROWS_REJECTED.labels(dataset.name).inc()
-                if rejected <= REJECTED_ROWS_LOGGED_PER_RUN:
-                    log.warning(
-                        "row_rejected",
-                        dataset=dataset.name,
-                        org=organization_id,
-                        key=exc.key,
-                        reason=exc.reason,
-                    )
+                first = first or exc
                 continue
             if keep is None or keep(parsed):
                 rows.extend(parsed.rows())
-    return rejected
+    return rejected, total, first
 
 
 def log_result(result: RunResult) -> None:

@@ -148,6 +148,7 @@ SCRAPE_SCRIPT = textwrap.dedent(
     m.BUCKET_WAIT_SECONDS.labels(bucket="org").inc(0.25)
     m.ROWS_WRITTEN.labels(dataset="devices").inc(80)
     m.ROWS_REJECTED.labels(dataset="devices").inc()
+    m.ROWS_REJECTED_BY_FIELD.labels(dataset="devices", field="serial").inc()
     m.RUNS.labels(dataset="devices", outcome="ok").inc()
     m.LAST_SUCCESS.labels(org="549236", dataset="device_statuses").set(1_700_000_000)
     m.RUN_SECONDS.labels(org="549236", dataset="device_statuses").set(1.2)
