@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import structlog
 
 from daemon.cli.progress import PassProgress
@@ -17,10 +19,15 @@ from daemon.sync.run import SyncContext, SyncOptions
 
 log = structlog.get_logger("daemon.commands")
 
+NO_ORGANIZATION = (
+    "NO organization is visible to this API key: check meraki.base_url (host and port),"
+    " meraki.organizations, and that the key's admin has access to at least one organization"
+)
 
-def sync_options(settings: Settings) -> SyncOptions:
-    """The run options from `[sync]`."""
-    return SyncOptions.from_settings(settings.sync)
+
+def sync_options(settings: Settings, *, accept_shrink: bool = False) -> SyncOptions:
+    """The run options from `[sync]` (and the operator's `--accept-shrink`)."""
+    return SyncOptions.from_settings(settings.sync, accept_shrink=accept_shrink)
 
 
 async def check(settings: Settings, api_key: str) -> int:
@@ -36,7 +43,12 @@ async def check(settings: Settings, api_key: str) -> int:
         )
         async for body in pages:
             count += len(ORGANIZATIONS.items(body))
-    print(f"Connected to Meraki Dashboard: {count} organizations visible")
+    if count:
+        print(f"Connected to Meraki Dashboard: {count} organizations visible")
+    else:
+        # An empty answer is never what an operator means: a wrong base_url or port that
+        # answers [] looks exactly like this, as does a key without organization access.
+        print(f"Connected to Meraki Dashboard, but {NO_ORGANIZATION}")
     try:
         async with open_store(settings) as store:
             version = await store.schema_version()
@@ -47,7 +59,7 @@ async def check(settings: Settings, api_key: str) -> int:
         print("Database: reachable, schema not applied yet (run `meraki-sync migrate`)")
     else:
         print(f"Database: reachable, schema version {version}")
-    return EXIT_OK
+    return EXIT_OK if count else EXIT_FAILURE
 
 
 async def migrate(settings: Settings, *, create_roles: bool = False) -> int:
@@ -60,15 +72,29 @@ async def migrate(settings: Settings, *, create_roles: bool = False) -> int:
     return EXIT_OK
 
 
-async def once(settings: Settings, api_key: str, *, progress: bool | None = None) -> int:
+async def once(
+    settings: Settings, api_key: str, *, progress: bool | None = None, accept_shrink: bool = False
+) -> int:
     """One full pass over every visible org; exit non-zero when any org failed."""
     async with open_store(settings) as store:
-        result = await run_pass(settings, store, api_key, progress=progress)
+        result = await run_pass(
+            settings, store, api_key, progress=progress, accept_shrink=accept_shrink
+        )
+    if not result.orgs and not accept_shrink:
+        # Even with nothing to guard yet (a new database), an empty estate is a mistake far
+        # more often than the truth; --accept-shrink says it is the truth.
+        print(f"error: {NO_ORGANIZATION}", file=sys.stderr)
+        return EXIT_FAILURE
     return EXIT_FAILURE if result.failed else EXIT_OK
 
 
 async def run_pass(
-    settings: Settings, store: Store, api_key: str, *, progress: bool | None
+    settings: Settings,
+    store: Store,
+    api_key: str,
+    *,
+    progress: bool | None,
+    accept_shrink: bool = False,
 ) -> PassResult:
     """Check the schema, run one pass printing a line per org and a closing line."""
     await store.require_schema()
@@ -76,7 +102,11 @@ async def run_pass(
         display = PassProgress(enabled=progress)
         try:
             result = await sync_pass(
-                SyncContext(client=client, store=store, options=sync_options(settings)),
+                SyncContext(
+                    client=client,
+                    store=store,
+                    options=sync_options(settings, accept_shrink=accept_shrink),
+                ),
                 only=settings.meraki.organizations,
                 concurrency=settings.sync.concurrency,
                 on_orgs_listed=display.listed,

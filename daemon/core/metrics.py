@@ -98,3 +98,9 @@ BUILD_INFO = Info(
     "meraki_sync_build",
     "Version of meraki-sync and of the Python running it.",
 )
+LISTING_GUARD_HOLDS = Counter(
+    "meraki_sync_listing_guard_holds_total",
+    "Listings merged without their soft delete because they were empty or shrank by more than"
+    " sync.max_listing_shrink_share, by dataset.",
+    ["dataset"],
+)

@@ -101,8 +101,15 @@ class ServiceState:
         return []
 
 
-async def run_service(settings: Settings, api_key: str, stop: asyncio.Event | None = None) -> int:
-    """Run until stopped; return the exit code."""
+async def run_service(
+    settings: Settings,
+    api_key: str,
+    stop: asyncio.Event | None = None,
+    *,
+    accept_shrink: bool = False,
+) -> int:
+    """Run until stopped; return the exit code. `accept_shrink`: apply the first answer of
+    every listing even if the listing guard would hold it (`run --accept-shrink`)."""
     stop = stop or asyncio.Event()
     reload = asyncio.Event()
     notifier = Notifier()
@@ -129,7 +136,7 @@ async def run_service(settings: Settings, api_key: str, stop: asyncio.Event | No
             client = await stack.enter_async_context(open_client(settings, api_key))
             await _initial_key_check(client, state)
             await _load_customer_map(settings, store)
-            await _serve(settings, store, client, state, notifier, stop, reload)
+            await _serve(settings, store, client, state, notifier, stop, reload, accept_shrink)
     finally:
         for signum in handlers:
             loop.remove_signal_handler(signum)
@@ -145,11 +152,12 @@ async def _serve(
     notifier: Notifier,
     stop: asyncio.Event,
     reload: asyncio.Event,
+    accept_shrink: bool,
 ) -> None:
     ctx = SyncContext(
         client=client,
         store=store,
-        options=SyncOptions.from_settings(settings.sync),
+        options=SyncOptions.from_settings(settings.sync, accept_shrink=accept_shrink),
     )
     recheck = asyncio.Event()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -20,6 +20,7 @@ import structlog
 
 from daemon.core import metrics
 from daemon.core.errors import DatabaseUnavailable, SchemaOutdated, StoreError
+from daemon.store.listing_guard import GuardPolicy, GuardVerdict, guard_listing
 from daemon.store.queries import query
 
 if TYPE_CHECKING:
@@ -47,7 +48,8 @@ class MergeSpec:
     so column types are declared once, in schema.sql; the column order is the row tuple order.
 
     `soft_delete` marks rows missing from the listing as removed. It runs only for a complete
-    listing: when a row was rejected we cannot tell a vanished device from an unreadable one.
+    listing (when a row was rejected we cannot tell a vanished device from an unreadable one),
+    and only when the listing guard lets it (daemon/store/listing_guard.py).
     """
 
     staging_query: str
@@ -149,13 +151,31 @@ class Store:
         observed_at: datetime,
         complete: bool,
         run: RunRecord,
-    ) -> None:
-        """Land one dataset run in one transaction, bookkeeping row included."""
+        guard: GuardPolicy | None = None,
+    ) -> GuardVerdict | None:
+        """Land one dataset run in one transaction, bookkeeping row included.
+
+        A complete listing with a soft delete passes the listing guard first (the default
+        policy when `guard` is None); the verdict is returned, and a held listing is recorded
+        as a failed run with the guard's reason. None when no soft delete was due.
+        """
         params = {"organization_id": organization_id, "observed_at": observed_at}
         statements = spec.statements
-        if complete and spec.soft_delete is not None:
-            statements = (*statements, spec.soft_delete)
+        verdict: GuardVerdict | None = None
         async with self.transaction() as conn:
+            if complete and spec.soft_delete is not None:
+                verdict = await guard_listing(
+                    conn,
+                    guard or GuardPolicy(),
+                    dataset=run.dataset,
+                    organization_id=organization_id,
+                    rows=rows,
+                    observed_at=observed_at,
+                )
+                if verdict.apply:
+                    statements = (*statements, spec.soft_delete)
+                else:
+                    run = replace(run, outcome="failed", error=verdict.reason)
             await conn.execute(query(spec.staging_query).sql)
             if rows:
                 await conn.copy_records_to_table(spec.staging_table, records=rows)
@@ -163,6 +183,7 @@ class Store:
                 statement = query(name)
                 await conn.execute(statement.sql, *statement.args(params))
             await self._record_run(conn, run)
+        return verdict
 
     async def record_run(self, run: RunRecord) -> None:
         """Record a run that wrote no rows (skipped or failed)."""

@@ -9,13 +9,17 @@ every row it got, is `failed` and says so, with the first rejection's reason. It
 still merged (they are as true as in any run, and dropping them would only make the data older)
 but it never soft-deletes: with rows unreadable, absence from the listing proves nothing. Below
 the share the run is `ok`; its good rows land, and it still skips the soft delete.
+
+A complete listing whose soft delete the listing guard holds (it is empty or shrank too much,
+see daemon/store/listing_guard.py) is merged and `failed` with the guard's reason; `held` in
+its result tells the scheduler not to stop the orgs such a listing left out.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -34,6 +38,7 @@ from daemon.meraki.client import CallStats, MerakiClient
 from daemon.meraki.models import Item, Row, RowRejected, parse_item
 from daemon.store import RunRecord, Store
 from daemon.store.features import FeatureState, feature_state, record_feature
+from daemon.store.listing_guard import GuardPolicy, ShrinkPermit
 from daemon.sync.datasets import Dataset
 
 log = structlog.get_logger("daemon.sync")
@@ -55,15 +60,21 @@ class SyncOptions:
     backfill_horizon_s: float = 86400.0
     retention_days: int = 90
     max_rejected_share: float = 0.1
+    guard: GuardPolicy = field(default_factory=GuardPolicy)
 
     @classmethod
-    def from_settings(cls, sync: SyncSettings) -> SyncOptions:
-        """The options of `[sync]`."""
+    def from_settings(cls, sync: SyncSettings, *, accept_shrink: bool = False) -> SyncOptions:
+        """The options of `[sync]`; `accept_shrink` is the operator's `--accept-shrink`."""
         return cls(
             feature_recheck_s=sync.feature_recheck_s,
             backfill_horizon_s=sync.backfill_horizon_s,
             retention_days=sync.retention_days,
             max_rejected_share=sync.max_rejected_share,
+            guard=GuardPolicy(
+                max_shrink_share=sync.max_listing_shrink_share,
+                confirmations=sync.listing_confirmations,
+                permit=ShrinkPermit(accept_shrink),
+            ),
         )
 
 
@@ -92,6 +103,8 @@ class RunResult:
     error: str | None = None
     # An expected skip (an optional feature the org lacks): not worth anyone's attention.
     quiet: bool = False
+    # The listing guard held the listing back: absence from it proves nothing.
+    held: bool = False
 
 
 async def run_dataset(
@@ -134,17 +147,23 @@ async def run_dataset(
         outcome=outcome,
         error=error,
     )
+    held = False
     try:
         if fetched:
-            await ctx.store.merge(
+            verdict = await ctx.store.merge(
                 dataset.merge,
                 rows,
                 organization_id=organization_id,
                 observed_at=record.finished_at,
                 complete=rejected == 0,
                 run=record,
+                guard=ctx.options.guard,
             )
             metrics.ROWS_WRITTEN.labels(dataset.name).inc(len(rows))
+            if verdict is not None and not verdict.apply:
+                held, outcome, error = True, "failed", verdict.reason
+                record = replace(record, outcome=outcome, error=error)
+                metrics.LISTING_GUARD_HOLDS.labels(dataset.name).inc()
         else:
             await ctx.store.record_run(record)
         if dataset.feature is not None and organization_id is not None and outcome != "failed":
@@ -157,10 +176,10 @@ async def run_dataset(
                 checked_at=record.finished_at,
             )
     except (DatabaseUnavailable, StoreError) as exc:
-        outcome, error, absent = "failed", str(exc), False
+        outcome, error, absent, held = "failed", str(exc), False, False
         record = replace(record, rows=0)
 
-    return finish_run(record, outcome, error, started, quiet=absent)
+    return finish_run(record, outcome, error, started, quiet=absent, held=held)
 
 
 def too_many_rejected(
@@ -196,7 +215,13 @@ def count_rejection(
 
 
 def finish_run(
-    record: RunRecord, outcome: Outcome, error: str | None, started: float, *, quiet: bool = False
+    record: RunRecord,
+    outcome: Outcome,
+    error: str | None,
+    started: float,
+    *,
+    quiet: bool = False,
+    held: bool = False,
 ) -> RunResult:
     """The result of a recorded run (the outcome may have worsened while recording it), logged
     as the run's one `dataset_synced` line."""
@@ -212,6 +237,7 @@ def finish_run(
         seconds=time.monotonic() - started,
         error=error,
         quiet=quiet,
+        held=held,
     )
     log_result(result)
     return result

@@ -3,8 +3,10 @@
 Each job is a loop: run, then sleep its (possibly stretched) interval plus jitter, so two runs
 of one job never overlap. A job that raises something unexpected is logged and restarted with
 exponential backoff; it never takes the others down. The org listing job starts the loops of
-orgs that appear and stops those of orgs that vanish. When the stop event is set, loops stop
-starting runs; runs in flight are left to finish (their transactions commit or roll back whole).
+orgs that appear and stops those of orgs that vanish, except when the listing guard held the
+listing back (empty, or shrunk too much): then no org is stopped on its word. When the stop
+event is set, loops stop starting runs; runs in flight are left to finish (their transactions
+commit or roll back whole).
 """
 
 from __future__ import annotations
@@ -151,6 +153,11 @@ class Scheduler:
         metrics.ORGANIZATIONS.labels("synced").set(sum(o.api_enabled for o in visible))
         metrics.ORGANIZATIONS.labels("api_disabled").set(sum(not o.api_enabled for o in visible))
         owned = {org.id: org for org in await self._ownership.claim(visible)}
+        if result.held:
+            kept = [o for o in self._org_tasks if o not in owned]
+            if kept:
+                log.warning("organizations_kept", orgs=len(kept), reason="listing held")
+            owned.update({org_id: self.orgs[org_id] for org_id in kept})
         for org_id in [o for o in self._org_tasks if o not in owned]:
             log.info("organization_stopped", org=org_id, reason="no longer visible or owned")
             self._org_tasks.pop(org_id).cancel()

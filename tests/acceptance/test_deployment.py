@@ -159,6 +159,7 @@ SCRAPE_SCRIPT = textwrap.dedent(
     m.ORGANIZATIONS.labels(state="synced").set(5)
     m.READY.set(1)
     m.BUILD_INFO.info({"version": "0.0.0", "python": "3.11.0"})
+    m.LISTING_GUARD_HOLDS.labels(dataset="organizations").inc()
     sys.stdout.write(generate_latest().decode())
     """
 )
