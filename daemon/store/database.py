@@ -29,14 +29,19 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 3
 log = structlog.get_logger("daemon.store")
 
-# Errors that mean "the server is not there", as opposed to "the server said no".
+# Errors that mean "the server is not there", as opposed to "the server said no". asyncpg's
+# client-side errors belong here: a connection the server dropped or began shutting down (its
+# FATAL 57P01 reaching an idle pooled connection) fails its next use with InterfaceError or
+# InternalClientError ("cannot switch to state ..."), not with a server error.
 _UNAVAILABLE = (
     OSError,
     TimeoutError,
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
 )
 
 

@@ -11,6 +11,7 @@ import pytest
 from daemon.core.errors import ApiKeyRejected
 from daemon.simulator import RunningSimulator
 from daemon.store import RunRecord, Store
+from daemon.store.listing_guard import GuardPolicy
 from daemon.sync.datasets import DEVICES, ORG_DATASETS, SASE_REGIONS
 from daemon.sync.full_pass import OrgRef, sync_pass
 from daemon.sync.run import SyncContext
@@ -302,8 +303,15 @@ async def test_a_device_that_reappears_comes_back_to_life(
     async def land(rows: list[tuple[object, ...]]) -> None:
         now = datetime.now(UTC)
         run = RunRecord("1", "devices", now, now, len(rows), 0, 1, 0, "ok", None)
+        # The listing guard would hold the empty listing: this test is about what follows.
         await store.merge(
-            DEVICES.merge, rows, organization_id="1", observed_at=now, complete=True, run=run
+            DEVICES.merge,
+            rows,
+            organization_id="1",
+            observed_at=now,
+            complete=True,
+            run=run,
+            guard=GuardPolicy(confirmations=1),
         )
 
     await land([row])
