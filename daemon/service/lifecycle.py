@@ -74,7 +74,8 @@ class ServiceState:
     statuses_interval_s: float = 60.0
 
     def readiness(self) -> Readiness:
-        """/readyz: database reachable, key accepted, every org's statuses fresh."""
+        """/readyz: database reachable, key accepted, every org's statuses fresh, no job
+        crashing again and again."""
         reasons: list[str] = []
         if self.store is None or not self.store.reachable:
             reasons.append("database unreachable")
@@ -83,7 +84,15 @@ class ServiceState:
         elif not self.key_accepted.is_set():
             reasons.append("API key not checked yet")
         reasons.extend(self._staleness())
+        reasons.extend(self._crashing())
         return Readiness(reasons)
+
+    def _crashing(self) -> list[str]:
+        jobs = self.scheduler.crashing() if self.scheduler is not None else []
+        if not jobs:
+            return []
+        shown = ", ".join(jobs[:5]) + (f" and {len(jobs) - 5} more" if len(jobs) > 5 else "")
+        return [f"{len(jobs)} job(s) crashing repeatedly: {shown}"]
 
     def _staleness(self) -> list[str]:
         if self.scheduler is None or not self.scheduler.listed_once.is_set():
