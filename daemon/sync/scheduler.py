@@ -159,8 +159,11 @@ class Scheduler:
         self._record(None, "organizations", result)
         if result.outcome != "ok" and not visible:
             return
-        metrics.ORGANIZATIONS.labels("synced").set(sum(o.api_enabled for o in visible))
-        metrics.ORGANIZATIONS.labels("api_disabled").set(sum(not o.api_enabled for o in visible))
+        if not result.held:  # a held listing is not believed, so not counted either
+            metrics.ORGANIZATIONS.labels("synced").set(sum(o.api_enabled for o in visible))
+            metrics.ORGANIZATIONS.labels("api_disabled").set(
+                sum(not o.api_enabled for o in visible)
+            )
         owned = {org.id: org for org in await self._ownership.claim(visible)}
         if result.held:
             kept = [o for o in self._org_tasks if o not in owned]

@@ -209,7 +209,8 @@ async def test_every_listing_with_a_soft_delete_is_guarded(
 async def test_a_held_org_listing_stops_no_organization_in_run_mode(
     api: FakeApi, store: Store
 ) -> None:
-    """The scheduler keeps every org's jobs when the org listing comes back empty."""
+    """The scheduler keeps every org's jobs while the org listing it gets is held (empty, or
+    one org of four)."""
     fast = SyncSettings(organizations_interval_s=0.3, jitter_s=0.0)
     accepted, stop = asyncio.Event(), asyncio.Event()
     accepted.set()
@@ -227,14 +228,42 @@ async def test_a_held_org_listing_stops_no_organization_in_run_mode(
         task = asyncio.create_task(scheduler.run(grace_s=2.0))
         await asyncio.wait_for(scheduler.listed_once.wait(), timeout=10)
         assert set(scheduler.orgs) == {"1", "2", "3", "4"}
-        api.answers["/organizations"] = []
-        listed = api.requests["/organizations"]
-        for _ in range(100):
-            if api.requests["/organizations"] >= listed + 2:
-                break
-            await asyncio.sleep(0.1)
-        kept = set(scheduler.orgs)
+        kept = []
+        # Empty twice, then one org of four twice: every one of these listings is held.
+        for answer in ([], [ORGS[0]]):
+            api.answers["/organizations"] = answer
+            listed = api.requests["/organizations"]
+            for _ in range(100):
+                if api.requests["/organizations"] >= listed + 2:
+                    break
+                await asyncio.sleep(0.1)
+            kept.append(set(scheduler.orgs))
         stop.set()
         await asyncio.wait_for(task, timeout=10)
 
-    assert kept == {"1", "2", "3", "4"}
+    assert kept == [{"1", "2", "3", "4"}] * 2
+
+
+async def test_an_upgraded_database_is_guarded_from_its_first_run(
+    api: FakeApi, store: Store, db: asyncpg.Connection
+) -> None:
+    """Live rows from before the guard existed seed it at migrate: `[]` next is held."""
+    async with api.client() as client:
+        ctx = SyncContext(client=client, store=store)
+        await list_organizations(ctx)
+        api.answers["/organizations/1/devices"] = [device(f"Q2XX-{i:04d}") for i in range(6)]
+        await run_dataset(ctx, DEVICES, "1")
+        await db.execute("DELETE FROM meraki.listing_guard")  # as a v2 database has none
+        await store.migrate()
+        seeded = await db.fetch(
+            "SELECT dataset, scope, applied_rows FROM meraki.listing_guard ORDER BY 1, 2"
+        )
+        api.answers["/organizations"] = []
+        api.answers["/organizations/1/devices"] = []
+        organizations, _ = await list_organizations(ctx)
+        devices = await run_dataset(ctx, DEVICES, "1")
+
+    assert [tuple(row) for row in seeded] == [("devices", "1", 6), ("organizations", "", 4)]
+    assert (organizations.outcome, devices.outcome) == ("failed", "failed")
+    assert devices.held
+    assert await removed_orgs(db) == set()
