@@ -11,9 +11,9 @@ the staging tables in `daemon/store/sql/*.sql`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 Row = tuple[Any, ...]
 # Caps per field class: identifiers (ids, serials, slugs) and any other text. PostgreSQL takes
@@ -39,30 +39,52 @@ class Payload(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
-    @field_validator("*", mode="after")
-    @classmethod
-    def _storable_text(cls, value: Any) -> Any:
+    @model_validator(mode="after")
+    def _storable_text(self) -> Self:
         """Reject text PostgreSQL would refuse (a NUL fails the whole COPY) or that is absurdly
-        long, so it costs one rejected row instead of the dataset."""
-        check_text(value)
-        return value
+        long, so it costs one rejected row instead of the dataset. One pass over the fields
+        per model (nested models check themselves), not a validator call per field."""
+        for name, value in self.__dict__.items():
+            if isinstance(value, _TEXTUAL):
+                problem = text_problem(value)
+                if problem is not None:
+                    raise UnstorableText(name, problem)
+        return self
 
 
-def check_text(value: Any) -> None:
-    """Raise ValueError when a string in `value` (lists and dicts searched) holds a NUL or
-    exceeds TEXT_MAX_CHARS. Nested models are not searched: they checked themselves."""
+class UnstorableText(ValueError):
+    """A text field `field` of a payload that cannot be stored, and why."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(problem)
+        self.field = field
+        self.problem = problem
+
+
+_SEQUENCES = (list, tuple)
+_TEXTUAL = (str, list, tuple, dict)
+
+
+def text_problem(value: Any) -> str | None:
+    """Why a string in `value` (lists and dicts searched) cannot be stored: it holds a NUL or
+    exceeds TEXT_MAX_CHARS. None when every string is fine."""
     if isinstance(value, str):
         if "\x00" in value:
-            raise ValueError("contains a NUL character, which PostgreSQL text cannot store")
+            return "contains a NUL character, which PostgreSQL text cannot store"
         if len(value) > TEXT_MAX_CHARS:
-            raise ValueError(f"must have at most {TEXT_MAX_CHARS} characters")
-    elif isinstance(value, list | tuple):
-        for item in value:
-            check_text(item)
+            return f"must have at most {TEXT_MAX_CHARS} characters"
+        return None
+    if isinstance(value, _SEQUENCES):
+        items: Any = value
     elif isinstance(value, dict):
-        for key, item in value.items():
-            check_text(key)
-            check_text(item)
+        items = [*value.keys(), *value.values()]
+    else:
+        return None
+    for item in items:
+        problem = text_problem(item)
+        if problem is not None:
+            return problem
+    return None
 
 
 class Item(Payload):
@@ -223,9 +245,11 @@ def parse_item(model: type[Item], item: Any) -> Item:
         return model.model_validate(item)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(row)"
-        path = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or "(row)"
+        loc, msg = tuple(first["loc"]), first["msg"]
+        cause = first.get("ctx", {}).get("error")
+        if isinstance(cause, UnstorableText):  # raised for the model: name the field itself
+            loc, msg = (*loc, cause.field), cause.problem
+        field = ".".join(str(part) for part in loc) or "(row)"
+        path = ".".join(str(p) for p in loc if not isinstance(p, int)) or "(row)"
         key = item.get(model.key_field) if isinstance(item, dict) else None
-        raise RowRejected(
-            f"{field}: {first['msg']}", key if isinstance(key, str) else None, path
-        ) from None
+        raise RowRejected(f"{field}: {msg}", key if isinstance(key, str) else None, path) from None
