@@ -858,6 +858,45 @@ COMMENT ON COLUMN meraki.customer_organizations.mapped_customer_ids IS 'Customer
 
 -- v3: run outcomes and the listing guard.
 
+CREATE TABLE IF NOT EXISTS meraki.listing_guard (
+    dataset          text        NOT NULL,
+    scope            text        NOT NULL,
+    applied_rows     integer     NOT NULL,
+    applied_at       timestamptz NOT NULL,
+    held_rows        integer,
+    held_fingerprint text,
+    held_times       integer     NOT NULL DEFAULT 0,
+    held_since       timestamptz,
+    PRIMARY KEY (dataset, scope)
+);
+COMMENT ON TABLE meraki.listing_guard IS 'Listing guard: per (dataset, scope) the size of the last listing whose soft delete was applied, and the shrunken listing held back, if any. A listing that is empty or shrank by more than sync.max_listing_shrink_share is merged without soft-deleting until it is seen sync.listing_confirmations times in a row or accepted with --accept-shrink.';
+COMMENT ON COLUMN meraki.listing_guard.dataset IS 'Dataset of the listing: organizations, networks, devices, uplink_statuses, sase_sites, sase_regions.';
+COMMENT ON COLUMN meraki.listing_guard.scope IS 'Organization id of the listing; empty for the organizations listing.';
+COMMENT ON COLUMN meraki.listing_guard.applied_rows IS 'Rows of the last listing whose soft delete was applied.';
+COMMENT ON COLUMN meraki.listing_guard.applied_at IS 'When that listing was applied.';
+COMMENT ON COLUMN meraki.listing_guard.held_rows IS 'Rows of the shrunken listing held back; NULL when none is held.';
+COMMENT ON COLUMN meraki.listing_guard.held_fingerprint IS 'Digest of the held listing''s ids, to tell the same listing seen again from another one.';
+COMMENT ON COLUMN meraki.listing_guard.held_times IS 'Times in a row the held listing was seen; 0 when none is held.';
+COMMENT ON COLUMN meraki.listing_guard.held_since IS 'When the held listing was first seen; NULL when none is held.';
+-- An upgraded database is guarded from its first run: seed the sizes from what is live now
+-- (only for scopes the guard has not seen, so this stays idempotent).
+INSERT INTO meraki.listing_guard (dataset, scope, applied_rows, applied_at)
+SELECT 'organizations', '', count(*), now() FROM meraki.organizations WHERE removed_at IS NULL
+HAVING count(*) > 0
+ON CONFLICT (dataset, scope) DO NOTHING;
+INSERT INTO meraki.listing_guard (dataset, scope, applied_rows, applied_at)
+SELECT 'networks', organization_id, count(*), now() FROM meraki.networks WHERE removed_at IS NULL
+GROUP BY organization_id
+ON CONFLICT (dataset, scope) DO NOTHING;
+INSERT INTO meraki.listing_guard (dataset, scope, applied_rows, applied_at)
+SELECT 'devices', organization_id, count(*), now() FROM meraki.devices WHERE removed_at IS NULL
+GROUP BY organization_id
+ON CONFLICT (dataset, scope) DO NOTHING;
+INSERT INTO meraki.listing_guard (dataset, scope, applied_rows, applied_at)
+SELECT 'uplink_statuses', organization_id, count(*), now() FROM meraki.uplink_statuses
+WHERE removed_at IS NULL GROUP BY organization_id
+ON CONFLICT (dataset, scope) DO NOTHING;
+
 
 -- v3: roles and operator-facing objects.
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 
@@ -22,6 +23,7 @@ class PgProxy:
         self._dsn = parts
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._client_writers: set[asyncio.StreamWriter] = set()
         self.up = True
 
     async def start(self) -> str:
@@ -47,6 +49,22 @@ class PgProxy:
             writer.close()
         self._writers.clear()
 
+    def announce_shutdown(self) -> None:
+        """Send every client what PostgreSQL sends each backend's client as a fast shutdown
+        begins (FATAL 57P01), leaving the connections open, as the server does for a moment."""
+        fields = b"".join(
+            tag + value + b"\0"
+            for tag, value in (
+                (b"S", b"FATAL"),
+                (b"V", b"FATAL"),
+                (b"C", b"57P01"),
+                (b"M", b"terminating connection due to administrator command"),
+            )
+        )
+        message = b"E" + struct.pack("!I", len(fields) + 5) + fields + b"\0"
+        for writer in self._client_writers:
+            writer.write(message)
+
     def restore(self) -> None:
         """Accept connections again."""
         self.up = True
@@ -60,10 +78,12 @@ class PgProxy:
         else:
             server_r, server_w = await asyncio.open_connection(*self._tcp)
         self._writers.update({client_w, server_w})
+        self._client_writers.add(client_w)
         await asyncio.gather(
             self._pipe(client_r, server_w), self._pipe(server_r, client_w), return_exceptions=True
         )
         self._writers.difference_update({client_w, server_w})
+        self._client_writers.discard(client_w)
 
     @staticmethod
     async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -33,14 +33,15 @@ from daemon.sync.run import SyncContext, SyncOptions
 
 log = structlog.get_logger("daemon.commands")
 
+NO_ORGANIZATION = (
+    "NO organization is visible to this API key: check meraki.base_url (host and port),"
+    " meraki.organizations, and that the key's admin has access to at least one organization"
+)
 
-def sync_options(settings: Settings) -> SyncOptions:
-    """The run options from `[sync]`."""
-    return SyncOptions(
-        feature_recheck_s=settings.sync.feature_recheck_s,
-        backfill_horizon_s=settings.sync.backfill_horizon_s,
-        retention_days=settings.sync.retention_days,
-    )
+
+def sync_options(settings: Settings, *, accept_shrink: bool = False) -> SyncOptions:
+    """The run options from `[sync]` (and the operator's `--accept-shrink`)."""
+    return SyncOptions.from_settings(settings.sync, accept_shrink=accept_shrink)
 
 
 async def check(settings: Settings, api_key: str) -> int:
@@ -60,7 +61,12 @@ async def check(settings: Settings, api_key: str) -> int:
         )
         async for body in pages:
             count += len(ORGANIZATIONS.items(body))
-    print(f"Connected to Meraki Dashboard: {count} organizations visible")
+    if count:
+        print(f"Connected to Meraki Dashboard: {count} organizations visible")
+    else:
+        # An empty answer is never what an operator means: a wrong base_url or port that
+        # answers [] looks exactly like this, as does a key without organization access.
+        print(f"Connected to Meraki Dashboard, but {NO_ORGANIZATION}")
     try:
         async with open_store(settings) as store:
             version = await store.schema_version()
@@ -77,7 +83,7 @@ async def check(settings: Settings, api_key: str) -> int:
             f"warning: {schema_newer_message(version, SCHEMA_VERSION)}",
             file=sys.stderr,
         )
-    return EXIT_OK
+    return EXIT_OK if count else EXIT_FAILURE
 
 
 async def migrate(settings: Settings, *, create_roles: bool = False) -> int:
@@ -96,6 +102,7 @@ async def once(
     *,
     progress: bool | None = None,
     metrics_file: Path | None = None,
+    accept_shrink: bool = False,
 ) -> int:
     """One full pass over every visible org; exit non-zero when any org failed.
 
@@ -109,7 +116,9 @@ async def once(
     key_unknown = {"meraki_sync_api_key_accepted"}
     try:
         async with open_store(settings) as store:
-            result = await run_pass(settings, store, api_key, progress=progress)
+            result = await run_pass(
+                settings, store, api_key, progress=progress, accept_shrink=accept_shrink
+            )
         key_unknown.clear()
     except ApiKeyRejected:
         metrics.API_KEY_ACCEPTED.set(0)
@@ -122,6 +131,11 @@ async def once(
     finally:
         if metrics_file is not None:
             write_textfile(metrics_file, omit=frozenset(key_unknown))
+    if not result.orgs and not accept_shrink:
+        # Even with nothing to guard yet (a new database), an empty estate is a mistake far
+        # more often than the truth; --accept-shrink says it is the truth.
+        print(f"error: {NO_ORGANIZATION}", file=sys.stderr)
+        return EXIT_FAILURE
     return EXIT_FAILURE if result.failed else EXIT_OK
 
 
@@ -139,7 +153,12 @@ def record_pass(result: PassResult) -> None:
 
 
 async def run_pass(
-    settings: Settings, store: Store, api_key: str, *, progress: bool | None
+    settings: Settings,
+    store: Store,
+    api_key: str,
+    *,
+    progress: bool | None,
+    accept_shrink: bool = False,
 ) -> PassResult:
     """Check the schema, run one pass printing a line per org and a closing line."""
     await store.require_schema()
@@ -150,7 +169,7 @@ async def run_pass(
                 SyncContext(
                     client=client,
                     store=store,
-                    options=sync_options(settings),
+                    options=sync_options(settings, accept_shrink=accept_shrink),
                     on_windows=display.windows,
                 ),
                 only=settings.meraki.organizations,

@@ -60,8 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also create the read-only role meraki_reader for other tools",
     )
-    add_verb(verbs, "run", "the daemon: keep syncing until SIGTERM (systemd: Type=notify)")
+    run = add_verb(verbs, "run", "the daemon: keep syncing until SIGTERM (systemd: Type=notify)")
     once = add_verb(verbs, "once", "one full sync pass over every visible organization")
+    for parser_ in (run, once):
+        parser_.add_argument(
+            "--accept-shrink",
+            action="store_true",
+            help="apply listings the listing guard holds (empty, or much smaller than the last"
+            " one): what they no longer list is marked removed (in `run`: each listing's first"
+            " answer only) (default: off)",
+        )
     once.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -256,11 +264,15 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, api_key: str |
             return await commands.migrate(settings, create_roles=args.create_roles)
         case "run":
             assert api_key is not None
-            return await run_service(settings, api_key)
+            return await run_service(settings, api_key, accept_shrink=args.accept_shrink)
         case "once":
             assert api_key is not None
             return await commands.once(
-                settings, api_key, progress=args.progress, metrics_file=args.metrics_file
+                settings,
+                api_key,
+                progress=args.progress,
+                metrics_file=args.metrics_file,
+                accept_shrink=args.accept_shrink,
             )
         case "simulate":
             return await _simulate(args)

@@ -223,6 +223,12 @@ class SyncSettings(BaseModel):
     retention_days: int = Field(default=90, ge=1)
     shutdown_grace_s: float = Field(default=10.0, gt=0)
     customer_map_file: Path | None = None
+    # A run that rejected more than this share of its rows is failed (its good rows still land).
+    max_rejected_share: float = Field(default=0.1, ge=0, le=1)
+    # A listing that is empty or shrank by more than this share of the last one applied is held
+    # (merged, nothing soft-deleted) until seen `listing_confirmations` times in a row.
+    max_listing_shrink_share: float = Field(default=0.5, ge=0, le=1)
+    listing_confirmations: int = Field(default=3, ge=1)
 
 
 def _split_listen(value: str) -> tuple[str, int]:

@@ -2,6 +2,11 @@
 
 Secrets passed to `configure_logging` are masked in every string a log event carries,
 exception text included, as a last line of defence behind code that never logs them.
+
+Libraries log through the stdlib (asyncpg's pool, aiohttp, asyncio) and warn through
+`warnings`; both go to the root logger, whose one handler renders them with structlog's
+ProcessorFormatter: the same timestamp, level, redaction and renderer as our own events, plus
+the library's logger name, so a JSON stream stays all JSON lines.
 """
 
 from __future__ import annotations
@@ -60,21 +65,17 @@ class Redactor:
         return value
 
 
-class _RedactingFilter(logging.Filter):
-    """Masks secrets in stdlib log records (third-party libraries) before they are written."""
-
-    def __init__(self, redactor: Redactor) -> None:
-        super().__init__()
-        self._redactor = redactor
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self._redactor.scrub(record.getMessage())
-        record.args = None
-        if record.exc_info and record.exc_info[1] is not None:
-            record.msg = f"{record.msg}: {self._redactor.scrub(record.exc_info[1])}"
-            record.exc_info = None
-            record.exc_text = None
-        return True
+def _exception_in_one_line(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """A library's `exc_info` as `error: "Type: text"`, without the traceback: a library's
+    internals are noise in an operator's log, and the event names what failed."""
+    exc_info = event.pop("exc_info", None)
+    if isinstance(exc_info, tuple) and isinstance(exc_info[1], BaseException):
+        exc = exc_info[1]
+        text = str(exc).strip()
+        event["error"] = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return event
 
 
 class StatusLine:
@@ -146,22 +147,36 @@ def configure_logging(
     # Every log line goes through the status line, so a progress line never collides with it.
     _console = status_line(out)
     out = cast(TextIO, _console)  # a text stream as far as structlog and logging can tell
+    stamped: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            redactor,
-            renderer,
-        ],
+        processors=[*stamped, structlog.processors.format_exc_info, redactor, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=logging.WARNING, stream=out, force=True)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_RedactingFilter(redactor))
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*stamped, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                _exception_in_one_line,
+                redactor,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    # warnings.warn (asyncpg's InterfaceWarning, ResourceWarnings) becomes a `py.warnings` record.
+    logging.captureWarnings(True)
 
 
 def add_secrets(secrets: Iterable[str]) -> None:

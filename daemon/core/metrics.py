@@ -47,6 +47,12 @@ ROWS_REJECTED = Counter(
     "API rows skipped because a required field was missing or invalid, by dataset.",
     ["dataset"],
 )
+ROWS_REJECTED_BY_FIELD = Counter(
+    "meraki_sync_rows_rejected_by_field_total",
+    "API rows skipped, by dataset and the path of the first invalid field (list positions left"
+    " out, e.g. uplinks.interface).",
+    ["dataset", "field"],
+)
 RUNS = Counter(
     "meraki_sync_runs_total",
     "Dataset runs finished, by organization, dataset and outcome (ok, skipped, failed).",
@@ -109,4 +115,10 @@ RUN_INTERVAL_SECONDS = Gauge(
 ORG_PACE = Gauge(
     "meraki_sync_api_org_pace_requests_per_second",
     "The configured pace of requests per organization (meraki.org_rate_per_s).",
+)
+LISTING_GUARD_HOLDS = Counter(
+    "meraki_sync_listing_guard_holds_total",
+    "Listings merged without their soft delete because they were empty or shrank by more than"
+    " sync.max_listing_shrink_share, by dataset.",
+    ["dataset"],
 )

@@ -1,33 +1,90 @@
 """API payloads as typed models, and their plain row tuples for COPY.
 
 Unknown fields are ignored (newer API versions add some); a missing or invalid required field
-rejects that one row with a short reason. Tuple order matches the staging tables in
-`daemon/store/sql/*.sql`.
+rejects that one row with a short reason. So does text PostgreSQL cannot store or no honest
+answer has: a NUL character, or more than ID_MAX_CHARS / TEXT_MAX_CHARS characters, in any
+string field, nested and list fields included. Such a row is rejected, not cleaned: a silently
+altered serial or name would be worse than a counted, logged rejection. Tuple order matches
+the staging tables in `daemon/store/sql/*.sql`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 Row = tuple[Any, ...]
+# Caps per field class: identifiers (ids, serials, slugs) and any other text. PostgreSQL takes
+# longer values, but no honest Meraki answer has them, and one hostile row must stay one row.
+ID_MAX_CHARS = 256
+TEXT_MAX_CHARS = 4096
 
 
 class RowRejected(ValueError):
-    """One API row could not be used. `key` names the row when it had an id at all."""
+    """One API row could not be used. `key` names the row when it had an id at all; `field` is
+    the path of the first bad field with list positions left out (`uplinks.interface`), a
+    bounded value fit for a metric label."""
 
-    def __init__(self, reason: str, key: str | None) -> None:
+    def __init__(self, reason: str, key: str | None, field: str = "(row)") -> None:
         super().__init__(reason)
         self.reason = reason
         self.key = key
+        self.field = field
 
 
 class Payload(BaseModel):
     """Base of every payload model: unknown fields ignored, immutable."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _storable_text(self) -> Self:
+        """Reject text PostgreSQL would refuse (a NUL fails the whole COPY) or that is absurdly
+        long, so it costs one rejected row instead of the dataset. One pass over the fields
+        per model (nested models check themselves), not a validator call per field."""
+        for name, value in self.__dict__.items():
+            if isinstance(value, _TEXTUAL):
+                problem = text_problem(value)
+                if problem is not None:
+                    raise UnstorableText(name, problem)
+        return self
+
+
+class UnstorableText(ValueError):
+    """A text field `field` of a payload that cannot be stored, and why."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(problem)
+        self.field = field
+        self.problem = problem
+
+
+_SEQUENCES = (list, tuple)
+_TEXTUAL = (str, list, tuple, dict)
+
+
+def text_problem(value: Any) -> str | None:
+    """Why a string in `value` (lists and dicts searched) cannot be stored: it holds a NUL or
+    exceeds TEXT_MAX_CHARS. None when every string is fine."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "contains a NUL character, which PostgreSQL text cannot store"
+        if len(value) > TEXT_MAX_CHARS:
+            return f"must have at most {TEXT_MAX_CHARS} characters"
+        return None
+    if isinstance(value, _SEQUENCES):
+        items: Any = value
+    elif isinstance(value, dict):
+        items = [*value.keys(), *value.values()]
+    else:
+        return None
+    for item in items:
+        problem = text_problem(item)
+        if problem is not None:
+            return problem
+    return None
 
 
 class Item(Payload):
@@ -44,7 +101,7 @@ class Item(Payload):
         return [self.row()]
 
 
-Id = Field(min_length=1)
+Id = Field(min_length=1, max_length=ID_MAX_CHARS)
 
 
 class _ApiAccess(Payload):
@@ -233,8 +290,11 @@ def parse_item(model: type[Item], item: Any) -> Item:
         return model.model_validate(item)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(row)"
+        loc, msg = tuple(first["loc"]), first["msg"]
+        cause = first.get("ctx", {}).get("error")
+        if isinstance(cause, UnstorableText):  # raised for the model: name the field itself
+            loc, msg = (*loc, cause.field), cause.problem
+        field = ".".join(str(part) for part in loc) or "(row)"
+        path = ".".join(str(p) for p in loc if not isinstance(p, int)) or "(row)"
         key = item.get(model.key_field) if isinstance(item, dict) else None
-        raise RowRejected(
-            f"{field}: {first['msg']}", key if isinstance(key, str) else None
-        ) from None
+        raise RowRejected(f"{field}: {msg}", key if isinstance(key, str) else None, path) from None

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AwareDatetime, Field, ValidationError, field_validator
 
-from daemon.meraki.models import Id, Item, Payload, Row
+from daemon.meraki.models import Id, Item, Payload, Row, RowRejected
 
 
 def _whole(value: Any) -> int | None:
@@ -147,7 +147,9 @@ class UplinkDevice(Item):
 
 
 class _Point(Payload):
-    ts: datetime
+    # A moment without a zone is ambiguous (and cannot be compared with the window's bounds):
+    # such a point is rejected, not guessed to be UTC.
+    ts: AwareDatetime
     loss_percent: float | None = Field(default=None, alias="lossPercent")
     latency_ms: float | None = Field(default=None, alias="latencyMs")
 
@@ -166,13 +168,15 @@ class UplinkSeries(Item):
     network_id: str | None = Field(default=None, alias="networkId")
     time_series: list[Any] = Field(default_factory=list, alias="timeSeries")
 
-    def points(self) -> tuple[list[_Point], int]:
-        """The valid points and how many were rejected."""
+    def points(self) -> tuple[list[_Point], list[RowRejected]]:
+        """The valid points, and why each other one was rejected."""
         good: list[_Point] = []
-        bad = 0
+        bad: list[RowRejected] = []
         for raw in self.time_series:
             try:
                 good.append(_Point.model_validate(raw))
-            except ValidationError:
-                bad += 1
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                field = ".".join(["timeSeries", *(str(p) for p in first["loc"])])
+                bad.append(RowRejected(f"{field}: {first['msg']}", self.serial, field))
         return good, bad

@@ -75,7 +75,8 @@ class ServiceState:
     statuses_interval_s: float = 60.0
 
     def readiness(self) -> Readiness:
-        """/readyz: database reachable, key accepted, every org's statuses fresh."""
+        """/readyz: database reachable, key accepted, every org's statuses fresh, no job
+        crashing again and again."""
         reasons: list[str] = []
         if self.store is None or not self.store.reachable:
             reasons.append("database unreachable")
@@ -84,7 +85,15 @@ class ServiceState:
         elif not self.key_accepted.is_set():
             reasons.append("API key not checked yet")
         reasons.extend(self._staleness())
+        reasons.extend(self._crashing())
         return Readiness(reasons)
+
+    def _crashing(self) -> list[str]:
+        jobs = self.scheduler.crashing() if self.scheduler is not None else []
+        if not jobs:
+            return []
+        shown = ", ".join(jobs[:5]) + (f" and {len(jobs) - 5} more" if len(jobs) > 5 else "")
+        return [f"{len(jobs)} job(s) crashing repeatedly: {shown}"]
 
     def _staleness(self) -> list[str]:
         if self.scheduler is None or not self.scheduler.listed_once.is_set():
@@ -102,8 +111,15 @@ class ServiceState:
         return []
 
 
-async def run_service(settings: Settings, api_key: str, stop: asyncio.Event | None = None) -> int:
-    """Run until stopped; return the exit code."""
+async def run_service(
+    settings: Settings,
+    api_key: str,
+    stop: asyncio.Event | None = None,
+    *,
+    accept_shrink: bool = False,
+) -> int:
+    """Run until stopped; return the exit code. `accept_shrink`: apply the first answer of
+    every listing even if the listing guard would hold it (`run --accept-shrink`)."""
     stop = stop or asyncio.Event()
     reload = asyncio.Event()
     notifier = Notifier()
@@ -130,7 +146,7 @@ async def run_service(settings: Settings, api_key: str, stop: asyncio.Event | No
             client = await stack.enter_async_context(open_client(settings, api_key))
             await _initial_key_check(client, state)
             await _load_customer_map(settings, store)
-            await _serve(settings, store, client, state, notifier, stop, reload)
+            await _serve(settings, store, client, state, notifier, stop, reload, accept_shrink)
     finally:
         for signum in handlers:
             loop.remove_signal_handler(signum)
@@ -146,15 +162,12 @@ async def _serve(
     notifier: Notifier,
     stop: asyncio.Event,
     reload: asyncio.Event,
+    accept_shrink: bool,
 ) -> None:
     ctx = SyncContext(
         client=client,
         store=store,
-        options=SyncOptions(
-            feature_recheck_s=settings.sync.feature_recheck_s,
-            backfill_horizon_s=settings.sync.backfill_horizon_s,
-            retention_days=settings.sync.retention_days,
-        ),
+        options=SyncOptions.from_settings(settings.sync, accept_shrink=accept_shrink),
     )
 
     def key_rejected() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -25,6 +25,7 @@ from daemon.core.errors import (
     StoreError,
     schema_newer_message,
 )
+from daemon.store.listing_guard import GuardPolicy, GuardVerdict, guard_listing
 from daemon.store.queries import query
 
 if TYPE_CHECKING:
@@ -33,14 +34,19 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 3
 log = structlog.get_logger("daemon.store")
 
-# Errors that mean "the server is not there", as opposed to "the server said no".
+# Errors that mean "the server is not there", as opposed to "the server said no". asyncpg's
+# client-side errors belong here: a connection the server dropped or began shutting down (its
+# FATAL 57P01 reaching an idle pooled connection) fails its next use with InterfaceError or
+# InternalClientError ("cannot switch to state ..."), not with a server error.
 _UNAVAILABLE = (
     OSError,
     TimeoutError,
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
 )
 
 
@@ -52,7 +58,8 @@ class MergeSpec:
     so column types are declared once, in schema.sql; the column order is the row tuple order.
 
     `soft_delete` marks rows missing from the listing as removed. It runs only for a complete
-    listing: when a row was rejected we cannot tell a vanished device from an unreadable one.
+    listing (when a row was rejected we cannot tell a vanished device from an unreadable one),
+    and only when the listing guard lets it (daemon/store/listing_guard.py).
     """
 
     staging_query: str
@@ -163,18 +170,36 @@ class Store:
         complete: bool,
         run: RunRecord,
         params: Mapping[str, Any] | None = None,
-    ) -> None:
+        guard: GuardPolicy | None = None,
+    ) -> GuardVerdict | None:
         """Land one dataset run in one transaction, bookkeeping row included. `params` adds
-        bound parameters for the statements besides organization_id and observed_at."""
+        bound parameters for the statements besides organization_id and observed_at.
+
+        A complete listing with a soft delete passes the listing guard first (the default
+        policy when `guard` is None); the verdict is returned, and a held listing is recorded
+        as a failed run with the guard's reason. None when no soft delete was due.
+        """
         params = {
             **(params or {}),
             "organization_id": organization_id,
             "observed_at": observed_at,
         }
         statements = spec.statements
-        if complete and spec.soft_delete is not None:
-            statements = (*statements, spec.soft_delete)
+        verdict: GuardVerdict | None = None
         async with self.transaction() as conn:
+            if complete and spec.soft_delete is not None:
+                verdict = await guard_listing(
+                    conn,
+                    guard or GuardPolicy(),
+                    dataset=run.dataset,
+                    organization_id=organization_id,
+                    rows=rows,
+                    observed_at=observed_at,
+                )
+                if verdict.apply:
+                    statements = (*statements, spec.soft_delete)
+                else:
+                    run = replace(run, outcome="failed", error=verdict.reason)
             await conn.execute(query(spec.staging_query).sql)
             if rows:
                 await conn.copy_records_to_table(spec.staging_table, records=rows)
@@ -182,6 +207,7 @@ class Store:
                 statement = query(name)
                 await conn.execute(statement.sql, *statement.args(params))
             await self._record_run(conn, run)
+        return verdict
 
     async def record_run(self, run: RunRecord) -> None:
         """Record a run that wrote no rows (skipped or failed)."""

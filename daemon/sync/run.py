@@ -3,19 +3,30 @@
 Outcomes: `ok`; `skipped` when Meraki answers 403/404 (the org lacks access or the feature; other
 datasets and orgs carry on); `failed` on anything else that is not the key being rejected, which
 is raised so the caller can stop every org at once instead of storming a dead key.
+
+Rejected rows: a run that rejected more than `max_rejected_share` of its rows (default 10 %), or
+every row it got, is `failed` and says so, with the first rejection's reason. Its good rows are
+still merged (they are as true as in any run, and dropping them would only make the data older)
+but it never soft-deletes: with rows unreadable, absence from the listing proves nothing. Below
+the share the run is `ok`; its good rows land, and it still skips the soft delete.
+
+A complete listing whose soft delete the listing guard holds (it is empty or shrank too much,
+see daemon/store/listing_guard.py) is merged and `failed` with the guard's reason; `held` in
+its result tells the scheduler not to stop the orgs such a listing left out.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 
 import structlog
 
 from daemon.core import metrics
+from daemon.core.config import SyncSettings
 from daemon.core.errors import (
     ApiError,
     ApiKeyRejected,
@@ -27,6 +38,7 @@ from daemon.meraki.client import CallStats, MerakiClient
 from daemon.meraki.models import Item, Row, RowRejected, parse_item
 from daemon.store import RunRecord, Store
 from daemon.store.features import FeatureState, feature_state, record_feature
+from daemon.store.listing_guard import GuardPolicy, ShrinkPermit
 from daemon.sync.datasets import Dataset
 
 log = structlog.get_logger("daemon.sync")
@@ -47,6 +59,23 @@ class SyncOptions:
     feature_recheck_s: float = 86400.0
     backfill_horizon_s: float = 86400.0
     retention_days: int = 90
+    max_rejected_share: float = 0.1
+    guard: GuardPolicy = field(default_factory=GuardPolicy)
+
+    @classmethod
+    def from_settings(cls, sync: SyncSettings, *, accept_shrink: bool = False) -> SyncOptions:
+        """The options of `[sync]`; `accept_shrink` is the operator's `--accept-shrink`."""
+        return cls(
+            feature_recheck_s=sync.feature_recheck_s,
+            backfill_horizon_s=sync.backfill_horizon_s,
+            retention_days=sync.retention_days,
+            max_rejected_share=sync.max_rejected_share,
+            guard=GuardPolicy(
+                max_shrink_share=sync.max_listing_shrink_share,
+                confirmations=sync.listing_confirmations,
+                permit=ShrinkPermit(accept_shrink),
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -76,6 +105,8 @@ class RunResult:
     error: str | None = None
     # An expected skip (an optional feature the org lacks): not worth anyone's attention.
     quiet: bool = False
+    # The listing guard held the listing back: absence from it proves nothing.
+    held: bool = False
 
 
 async def run_dataset(
@@ -92,8 +123,12 @@ async def run_dataset(
     outcome: Outcome = "ok"
     error: str | None = None
     absent = False
+    fetched = False  # the listing came in full: its good rows land, whatever the outcome
     try:
-        rejected = await _collect(ctx, dataset, organization_id, stats, rows, keep)
+        rejected, items, first = await _collect(ctx, dataset, organization_id, stats, rows, keep)
+        fetched = True
+        error = too_many_rejected(rejected, items, first, ctx.options.max_rejected_share)
+        outcome = "ok" if error is None else "failed"
     except ApiKeyRejected:
         raise
     except EndpointUnavailable as exc:
@@ -107,24 +142,30 @@ async def run_dataset(
         dataset=dataset.name,
         started_at=started_at,
         finished_at=ctx.now(),
-        rows=len(rows) if outcome == "ok" else 0,
+        rows=len(rows) if fetched else 0,
         rejected_rows=rejected,
         requests=stats.requests,
         rate_limited=stats.rate_limited,
         outcome=outcome,
         error=error,
     )
+    held = False
     try:
-        if outcome == "ok":
-            await ctx.store.merge(
+        if fetched:
+            verdict = await ctx.store.merge(
                 dataset.merge,
                 rows,
                 organization_id=organization_id,
                 observed_at=record.finished_at,
                 complete=rejected == 0,
                 run=record,
+                guard=ctx.options.guard,
             )
             metrics.ROWS_WRITTEN.labels(dataset.name).inc(len(rows))
+            if verdict is not None and not verdict.apply:
+                held, outcome, error = True, "failed", verdict.reason
+                record = replace(record, outcome=outcome, error=error)
+                metrics.LISTING_GUARD_HOLDS.labels(dataset.name).inc()
         else:
             await ctx.store.record_run(record)
         if dataset.feature is not None and organization_id is not None and outcome != "failed":
@@ -137,13 +178,52 @@ async def run_dataset(
                 checked_at=record.finished_at,
             )
     except (DatabaseUnavailable, StoreError) as exc:
-        outcome, error, absent = "failed", str(exc), False
+        outcome, error, absent, held = "failed", str(exc), False, False
+        record = replace(record, rows=0)
 
-    return finish_run(record, outcome, error, started, quiet=absent)
+    return finish_run(record, outcome, error, started, quiet=absent, held=held)
+
+
+def too_many_rejected(
+    rejected: int, total: int, first: RowRejected | None, max_share: float
+) -> str | None:
+    """Why a run with `rejected` of `total` rows rejected is failed, or None when it is not:
+    more than `max_share` rejected, or every row (whatever the share allows)."""
+    if not rejected or (rejected < total and rejected <= max_share * total):
+        return None
+    reason = f"; first: {first.reason}" if first is not None else ""
+    return (
+        f"{rejected} of {total} rows rejected ({rejected / total:.0%}; at most"
+        f" {max_share:.0%} allowed by sync.max_rejected_share){reason}"
+    )
+
+
+def count_rejection(
+    dataset: str, organization_id: str | None, exc: RowRejected, already: int
+) -> None:
+    """Count one rejected row by dataset and field; log it while the run has logged fewer than
+    REJECTED_ROWS_LOGGED_PER_RUN (`already` rejections before this one)."""
+    metrics.ROWS_REJECTED.labels(dataset).inc()
+    metrics.ROWS_REJECTED_BY_FIELD.labels(dataset, exc.field).inc()
+    if already < REJECTED_ROWS_LOGGED_PER_RUN:
+        log.warning(
+            "row_rejected",
+            dataset=dataset,
+            org=organization_id,
+            key=exc.key,
+            field=exc.field,
+            reason=exc.reason,
+        )
 
 
 def finish_run(
-    record: RunRecord, outcome: Outcome, error: str | None, started: float, *, quiet: bool = False
+    record: RunRecord,
+    outcome: Outcome,
+    error: str | None,
+    started: float,
+    *,
+    quiet: bool = False,
+    held: bool = False,
 ) -> RunResult:
     """The result of a recorded run (the outcome may have worsened while recording it), logged
     as the run's one `dataset_synced` line."""
@@ -159,6 +239,7 @@ def finish_run(
         seconds=time.monotonic() - started,
         error=error,
         quiet=quiet,
+        held=held,
     )
     log_result(result)
     return result
@@ -215,9 +296,11 @@ async def _collect(
     stats: CallStats,
     rows: list[Row],
     keep: Callable[[Item], bool] | None,
-) -> int:
-    """Append the rows of every page to `rows`; return how many items were rejected."""
-    rejected = 0
+) -> tuple[int, int, RowRejected | None]:
+    """Append the rows of every page to `rows`; return how many items were rejected, how many
+    came in all, and the first rejection."""
+    rejected = total = 0
+    first: RowRejected | None = None
     pages = ctx.client.pages(
         dataset.path(organization_id),
         org_id=organization_id,
@@ -227,23 +310,17 @@ async def _collect(
     )
     async for body in pages:
         for item in dataset.items(body):
+            total += 1
             try:
                 parsed = parse_item(dataset.model, item)
             except RowRejected as exc:
+                count_rejection(dataset.name, organization_id, exc, rejected)
                 rejected += 1
-                metrics.ROWS_REJECTED.labels(dataset.name).inc()
-                if rejected <= REJECTED_ROWS_LOGGED_PER_RUN:
-                    log.warning(
-                        "row_rejected",
-                        dataset=dataset.name,
-                        org=organization_id,
-                        key=exc.key,
-                        reason=exc.reason,
-                    )
+                first = first or exc
                 continue
             if keep is None or keep(parsed):
                 rows.extend(parsed.rows())
-    return rejected
+    return rejected, total, first
 
 
 def log_result(result: RunResult) -> None:

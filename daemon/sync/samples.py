@@ -31,7 +31,14 @@ from daemon.meraki.uplinks import UplinkSeries
 from daemon.store import RunRecord
 from daemon.store.samples import apply_retention, prepare_partitions, store_window, stored_windows
 from daemon.sync.datasets import list_body
-from daemon.sync.run import Outcome, RunResult, SyncContext, finish_run
+from daemon.sync.run import (
+    Outcome,
+    RunResult,
+    SyncContext,
+    count_rejection,
+    finish_run,
+    too_many_rejected,
+)
 
 log = structlog.get_logger("daemon.sync")
 
@@ -94,7 +101,8 @@ async def sync_uplink_samples(
     """Fetch and store the org's missing windows, newest first (at most `max_windows`)."""
     stats = CallStats()
     started_at, started = ctx.now(), time.monotonic()
-    rows_total = rejected_total = 0
+    rows_total = rejected_total = items_total = 0
+    first: RowRejected | None = None
     outcome: Outcome = "ok"
     error: str | None = None
     try:
@@ -111,7 +119,9 @@ async def sync_uplink_samples(
                 ctx.store, first_day=_day(due[-1]), last_day=_day(due[0] + WINDOW)
             )
         for index, start in enumerate(due):
-            rows, rejected = await _fetch_window(ctx, organization_id, start, stats, index > 0)
+            rows, rejections, items = await _fetch_window(
+                ctx, organization_id, start, stats, index > 0, logged=rejected_total
+            )
             await store_window(
                 ctx.store,
                 organization_id,
@@ -121,11 +131,18 @@ async def sync_uplink_samples(
                 fetched_at=ctx.now(),
             )
             rows_total += len(rows)
-            rejected_total += rejected
+            rejected_total += len(rejections)
+            items_total += items
+            first = first or (rejections[0] if rejections else None)
             metrics.ROWS_WRITTEN.labels(DATASET).inc(len(rows))
             metrics.BACKFILL_PENDING.labels(organization_id).dec()
             if ctx.on_windows is not None:
                 ctx.on_windows(organization_id, index + 1, len(due))
+        # Points are the rows here: bad ones were dropped and the windows stored all the same.
+        error = too_many_rejected(
+            rejected_total, items_total, first, ctx.options.max_rejected_share
+        )
+        outcome = "ok" if error is None else "failed"
     except ApiKeyRejected:
         raise
     except EndpointUnavailable as exc:
@@ -153,8 +170,16 @@ async def sync_uplink_samples(
 
 
 async def _fetch_window(
-    ctx: SyncContext, organization_id: str, start: datetime, stats: CallStats, backfill: bool
-) -> tuple[list[Row], int]:
+    ctx: SyncContext,
+    organization_id: str,
+    start: datetime,
+    stats: CallStats,
+    backfill: bool,
+    *,
+    logged: int,
+) -> tuple[list[Row], list[RowRejected], int]:
+    """The window's sample rows, its rejected series and points, and how many series and
+    points it had in all; `logged` rejections of the run came before (for the log budget)."""
     end = start + WINDOW
     url = ctx.client.url(
         ENDPOINT.replace("{organizationId}", organization_id),
@@ -168,19 +193,22 @@ async def _fetch_window(
         priority=Priority.BACKFILL if backfill else Priority.NORMAL,
     )
     rows: list[Row] = []
-    rejected = 0
+    rejections: list[RowRejected] = []
+    total = 0
     for item in list_body(body):
         try:
             series = parse_item(UplinkSeries, item)
         except RowRejected as exc:
-            rejected += 1
-            log.warning(
-                "row_rejected", dataset=DATASET, org=organization_id, key=exc.key, reason=exc.reason
-            )
+            total += 1
+            count_rejection(DATASET, organization_id, exc, logged + len(rejections))
+            rejections.append(exc)
             continue
         assert isinstance(series, UplinkSeries)
         points, bad_points = series.points()
-        rejected += bad_points
+        total += len(points) + len(bad_points)
+        for point in bad_points:
+            count_rejection(DATASET, organization_id, point, logged + len(rejections))
+            rejections.append(point)
         rows.extend(
             (
                 series.serial,
@@ -196,9 +224,7 @@ async def _fetch_window(
             for p in points
             if start <= p.ts < end
         )
-    if rejected:
-        metrics.ROWS_REJECTED.labels(DATASET).inc(rejected)
-    return rows, rejected
+    return rows, rejections, total
 
 
 def _iso(moment: datetime) -> str:

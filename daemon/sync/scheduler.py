@@ -2,9 +2,13 @@
 
 Each job is a loop: run, then sleep its (possibly stretched) interval plus jitter, so two runs
 of one job never overlap. A job that raises something unexpected is logged and restarted with
-exponential backoff; it never takes the others down. The org listing job starts the loops of
-orgs that appear and stops those of orgs that vanish. When the stop event is set, loops stop
-starting runs; runs in flight are left to finish (their transactions commit or roll back whole).
+exponential backoff; it never takes the others down. A job that crashed
+CRASHES_BEFORE_NOT_READY times in a row (3: one crash may be a fluke, three at growing
+intervals are not) is listed by `crashing()` until it completes a run again, and makes the
+daemon not ready. The org listing job starts the loops of orgs that appear and stops those of
+orgs that vanish, except when the listing guard held the listing back (empty, or shrunk too
+much): then no org is stopped on its word. When the stop event is set, loops stop starting
+runs; runs in flight are left to finish (their transactions commit or roll back whole).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ log = structlog.get_logger("daemon.sync")
 
 CRASH_BACKOFF_BASE_S = 2.0
 CRASH_BACKOFF_MAX_S = 300.0
+CRASHES_BEFORE_NOT_READY = 3
 MAINTENANCE_INTERVAL_S = 3600.0
 FIRST_RUN_SPREAD_S = 1.0
 # Backfill windows per samples run: bounds a run's length (and so shutdown and freshness)
@@ -123,6 +128,12 @@ class Scheduler:
         self.orgs: dict[str, OrgRef] = {}
         self.last_success: dict[tuple[str, str], float] = {}
         self.listed_once = asyncio.Event()
+        # Consecutive crashes per supervised job ("devices:<org id>", "organizations", ...).
+        self.crashes: dict[str, int] = {}
+
+    def crashing(self) -> list[str]:
+        """Jobs that crashed at least CRASHES_BEFORE_NOT_READY times in a row, by name."""
+        return sorted(n for n, c in self.crashes.items() if c >= CRASHES_BEFORE_NOT_READY)
 
     async def run(self, grace_s: float) -> None:
         """Run every loop until stop; give runs in flight `grace_s` to finish, then cancel."""
@@ -155,15 +166,25 @@ class Scheduler:
             return
         if result.outcome == "ok":
             run_metrics.record_visible(len(visible))
-        metrics.ORGANIZATIONS.labels("synced").set(sum(o.api_enabled for o in visible))
-        metrics.ORGANIZATIONS.labels("api_disabled").set(sum(not o.api_enabled for o in visible))
+        if not result.held:  # a held listing is not believed, so not counted either
+            metrics.ORGANIZATIONS.labels("synced").set(sum(o.api_enabled for o in visible))
+            metrics.ORGANIZATIONS.labels("api_disabled").set(
+                sum(not o.api_enabled for o in visible)
+            )
         owned = {org.id: org for org in await self._ownership.claim(visible)}
+        if result.held:
+            kept = [o for o in self._org_tasks if o not in owned]
+            if kept:
+                log.warning("organizations_kept", orgs=len(kept), reason="listing held")
+            owned.update({org_id: self.orgs[org_id] for org_id in kept})
         for org_id in [o for o in self._org_tasks if o not in owned]:
             log.info("organization_stopped", org=org_id, reason="no longer visible or owned")
             self._org_tasks.pop(org_id).cancel()
             self.orgs.pop(org_id, None)
             self._ctx.client.forget_org(org_id)
             self._forget_metrics(org_id)
+            for job in self.jobs:
+                self.crashes.pop(f"{job.name}:{org_id}", None)
         for org_id, org in owned.items():
             self.orgs[org_id] = org
             run_metrics.start_org_series(org_id, org.name, [job.name for job in self.jobs])
@@ -227,12 +248,14 @@ class Scheduler:
             try:
                 await once()
                 failures = 0
+                self.crashes.pop(name, None)
             except ApiKeyRejected:
                 self._on_key_rejected()
                 delay = 0.0
                 continue
             except Exception:
                 failures += 1
+                self.crashes[name] = failures
                 backoff = min(CRASH_BACKOFF_MAX_S, CRASH_BACKOFF_BASE_S**failures)
                 log.exception("job_crashed", job=name, restart_in_s=backoff)
                 delay = backoff

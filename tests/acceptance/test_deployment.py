@@ -177,6 +177,7 @@ SCRAPE_SCRIPT = textwrap.dedent(
     m.BUCKET_WAIT_SECONDS.labels(bucket="org").inc(0.25)
     m.ROWS_WRITTEN.labels(dataset="devices").inc(80)
     m.ROWS_REJECTED.labels(dataset="devices").inc()
+    m.ROWS_REJECTED_BY_FIELD.labels(dataset="devices", field="serial").inc()
     m.RUNS.labels(org="549236", dataset="devices", outcome="ok").inc()
     m.LAST_SUCCESS.labels(org="549236", dataset="device_statuses").set(1_700_000_000)
     m.RUN_SECONDS.labels(org="549236", dataset="device_statuses").set(1.2)
@@ -191,6 +192,7 @@ SCRAPE_SCRIPT = textwrap.dedent(
     m.ORGANIZATIONS_VISIBLE.set(5)
     m.RUN_INTERVAL_SECONDS.labels(org="549236", dataset="device_statuses").set(60)
     m.ORG_PACE.set(10)
+    m.LISTING_GUARD_HOLDS.labels(dataset="organizations").inc()
     sys.stdout.write(generate_latest().decode())
     """
 )

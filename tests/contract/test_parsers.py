@@ -200,7 +200,7 @@ def test_loss_and_latency_series(raw: dict[str, Any]) -> None:
         "N_24329156",
     )
     points, rejected = series.points()
-    assert rejected == 0
+    assert rejected == []
     assert [(p.ts, p.loss_percent, p.latency_ms) for p in points] == [
         (when("2019-01-31T18:46:13Z"), 5.3, 194.9)
     ]
