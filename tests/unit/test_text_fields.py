@@ -32,7 +32,11 @@ HOSTILE: list[tuple[type[Item], dict[str, Any], str]] = [
         },
         "uplinks.0.provider",
     ),
-    (SaseSite, {"siteId": "s1", "devices": [{"serial": "Q2\x00"}]}, "devices"),
+    (
+        SaseSite,
+        {"siteId": "s1", "devices": {"primary": {"name": "Q2\x00"}}},
+        "devices.primary.name",
+    ),
     (SaseSite, {"siteId": "s1", "network": {"id": "N\x00"}}, "network.id"),
 ]
 
