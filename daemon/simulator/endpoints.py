@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from aiohttp import web
 from multidict import MultiMapping
 
-from daemon.simulator import render, sase, uplinks
+from daemon.simulator import availability, render, sase, uplinks
 from daemon.simulator.lossapi import handle_loss_and_latency
 from daemon.simulator.pagination import PageSpec
 from daemon.simulator.routing import (
@@ -128,6 +128,11 @@ ROUTES: tuple[Route, ...] = (
     Route("/organizations/{id}/devices/uplinksLossAndLatency", handle_loss_and_latency),
     Route("/organizations/{id}/sase/sites", sase.secure_access_only(paged(sase.SITES))),
     Route("/organizations/{id}/sase/regions", sase.secure_access_only(sase.handle_regions)),
+    Route("/organizations/{id}/devices/availabilities", paged(availability.AVAILABILITIES)),
+    Route(
+        "/organizations/{id}/devices/availabilities/changeHistory",
+        availability.handle_change_history,
+    ),
 )
 
 
