@@ -24,6 +24,8 @@ def sync_options(settings: Settings) -> SyncOptions:
         feature_recheck_s=settings.sync.feature_recheck_s,
         backfill_horizon_s=settings.sync.backfill_horizon_s,
         retention_days=settings.sync.retention_days,
+        device_availability_first_lookback_s=settings.sync.device_availability_first_lookback_s,
+        device_availability_overlap_s=settings.sync.device_availability_overlap_s,
     )
 
 

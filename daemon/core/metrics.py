@@ -92,3 +92,8 @@ BUILD_INFO = Info(
     "meraki_sync_build",
     "Version of meraki-sync and of the Python running it.",
 )
+AVAILABILITY_HISTORY_LAG = Gauge(
+    "meraki_sync_availability_history_lag_seconds",
+    "How far behind now the org's stored device status change history ends (its watermark).",
+    ["org"],
+)

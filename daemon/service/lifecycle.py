@@ -35,7 +35,7 @@ from daemon.service.notify import Notifier
 from daemon.service.runtime import log_secrets, open_client, open_store
 from daemon.store import Store
 from daemon.store.customer_map import import_mapping_csv
-from daemon.sync.datasets import DEVICE_STATUSES, ORGANIZATIONS
+from daemon.sync.datasets import DEVICE_AVAILABILITIES, ORGANIZATIONS
 from daemon.sync.ownership import OwnAll
 from daemon.sync.run import SyncContext, SyncOptions
 from daemon.sync.scheduler import Scheduler
@@ -91,9 +91,9 @@ class ServiceState:
         now = time.monotonic()
         stale = []
         for org_id in self.scheduler.orgs:
-            interval = self.scheduler.pace.interval_s(org_id, DEVICE_STATUSES.name)
+            interval = self.scheduler.pace.interval_s(org_id, DEVICE_AVAILABILITIES.name)
             limit = max(STALE_AFTER_INTERVALS * interval, interval + STALE_SLACK_S)
-            last = self.scheduler.last_success.get((org_id, DEVICE_STATUSES.name))
+            last = self.scheduler.last_success.get((org_id, DEVICE_AVAILABILITIES.name))
             if last is None or now - last > limit:
                 stale.append(org_id)
         if stale:
@@ -106,7 +106,7 @@ async def run_service(settings: Settings, api_key: str, stop: asyncio.Event | No
     stop = stop or asyncio.Event()
     reload = asyncio.Event()
     notifier = Notifier()
-    state = ServiceState(statuses_interval_s=settings.sync.device_statuses_interval_s)
+    state = ServiceState(statuses_interval_s=settings.sync.device_availabilities_interval_s)
     # Evaluated at each scrape, so the gauge never lags what /readyz would answer.
     metrics.READY.set_function(lambda: 1.0 if state.readiness().ready else 0.0)
     metrics.BUILD_INFO.info({"version": __version__, "python": platform.python_version()})
@@ -153,6 +153,8 @@ async def _serve(
             feature_recheck_s=settings.sync.feature_recheck_s,
             backfill_horizon_s=settings.sync.backfill_horizon_s,
             retention_days=settings.sync.retention_days,
+            device_availability_first_lookback_s=settings.sync.device_availability_first_lookback_s,
+            device_availability_overlap_s=settings.sync.device_availability_overlap_s,
         ),
     )
     recheck = asyncio.Event()

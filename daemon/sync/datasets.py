@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from daemon.core.errors import BadResponse
+from daemon.meraki.availability import DeviceAvailability, DeviceAvailabilityChange
 from daemon.meraki.models import Device, DeviceStatus, Item, Network, Organization
 from daemon.meraki.sase import SaseRegion, SaseSite, items_body
 from daemon.meraki.uplinks import UplinkDevice
@@ -92,7 +93,12 @@ DEVICE_STATUSES = Dataset(
     endpoint="/organizations/{organizationId}/devices/statuses",
     model=DeviceStatus,
     per_page=1000,
-    merge=_spec("device_statuses", "device_statuses_history", "device_statuses_merge"),
+    merge=_spec(
+        "device_statuses",
+        "device_statuses_merge",
+        "device_power_supplies_merge",
+        "device_power_supplies_soft_delete",
+    ),
 )
 
 UPLINK_STATUSES = Dataset(
@@ -127,6 +133,23 @@ SASE_REGIONS = Dataset(
     merge=_spec("sase_regions", "sase_regions_merge", soft_delete="sase_regions_soft_delete"),
 )
 
+DEVICE_AVAILABILITIES = Dataset(
+    name="device_availabilities",
+    endpoint="/organizations/{organizationId}/devices/availabilities",
+    model=DeviceAvailability,
+    per_page=1000,
+    merge=_spec("device_availabilities", "device_availabilities_merge"),
+)
+
+# Fetched by time range with its watermark (daemon/sync/availability.py), not as a listing.
+DEVICE_AVAILABILITY_CHANGES = Dataset(
+    name="device_availability_changes",
+    endpoint="/organizations/{organizationId}/devices/availabilities/changeHistory",
+    model=DeviceAvailabilityChange,
+    per_page=1000,
+    merge=_spec("device_availability_changes", "device_availability_changes_merge"),
+)
+
 ORG_DATASETS: tuple[Dataset, ...] = (
     NETWORKS,
     DEVICES,
@@ -134,4 +157,5 @@ ORG_DATASETS: tuple[Dataset, ...] = (
     UPLINK_STATUSES,
     SASE_SITES,
     SASE_REGIONS,
+    DEVICE_AVAILABILITIES,
 )

@@ -47,6 +47,8 @@ class SyncOptions:
     feature_recheck_s: float = 86400.0
     backfill_horizon_s: float = 86400.0
     retention_days: int = 90
+    device_availability_first_lookback_s: float = 86400.0
+    device_availability_overlap_s: float = 600.0
 
 
 @dataclass(frozen=True)

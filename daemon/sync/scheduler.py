@@ -22,7 +22,10 @@ import structlog
 from daemon.core import metrics
 from daemon.core.config import SyncSettings
 from daemon.core.errors import ApiKeyRejected
+from daemon.sync.availability import sync_availability_changes
 from daemon.sync.datasets import (
+    DEVICE_AVAILABILITIES,
+    DEVICE_AVAILABILITY_CHANGES,
     DEVICE_STATUSES,
     DEVICES,
     NETWORKS,
@@ -46,6 +49,9 @@ FIRST_RUN_SPREAD_S = 1.0
 # Backfill windows per samples run: bounds a run's length (and so shutdown and freshness)
 # while a day of history still catches up within minutes.
 BACKFILL_WINDOWS_PER_RUN = 60
+# Day slices of status change history per run: after a long outage the history catches up
+# over a few runs instead of holding one run (and shutdown) for all 31 days.
+HISTORY_SLICES_PER_RUN = 4
 
 JobRun = Callable[[SyncContext, str], Awaitable[RunResult]]
 
@@ -70,6 +76,10 @@ async def _samples(ctx: SyncContext, org_id: str) -> RunResult:
     return await sync_uplink_samples(ctx, org_id, max_windows=BACKFILL_WINDOWS_PER_RUN)
 
 
+async def _availability_changes(ctx: SyncContext, org_id: str) -> RunResult:
+    return await sync_availability_changes(ctx, org_id, max_slices=HISTORY_SLICES_PER_RUN)
+
+
 def org_jobs(sync: SyncSettings) -> list[JobSpec]:
     """Every org's jobs with their configured intervals."""
     listings = [
@@ -79,9 +89,15 @@ def org_jobs(sync: SyncSettings) -> list[JobSpec]:
         (UPLINK_STATUSES, sync.uplink_statuses_interval_s),
         (SASE_SITES, sync.sase_interval_s),
         (SASE_REGIONS, sync.sase_interval_s),
+        (DEVICE_AVAILABILITIES, sync.device_availabilities_interval_s),
     ]
     return [JobSpec(d.name, interval, _listing(d)) for d, interval in listings] + [
-        JobSpec(SAMPLES_JOB, sync.uplink_samples_interval_s, _samples)
+        JobSpec(SAMPLES_JOB, sync.uplink_samples_interval_s, _samples),
+        JobSpec(
+            DEVICE_AVAILABILITY_CHANGES.name,
+            sync.device_availability_changes_interval_s,
+            _availability_changes,
+        ),
     ]
 
 
@@ -176,6 +192,8 @@ class Scheduler:
             self.last_success.pop((org_id, job.name), None)
         with contextlib.suppress(KeyError):
             metrics.BACKFILL_PENDING.remove(org_id)
+        with contextlib.suppress(KeyError):
+            metrics.AVAILABILITY_HISTORY_LAG.remove(org_id)
 
     async def _maintain_once(self) -> None:
         await maintain_partitions(self._ctx)

@@ -1,0 +1,648 @@
+-- schema.sql as meraki-sync released it at schema version 2 (before the GA availability
+-- feeds), kept so tests can prove a v2 database migrates in place without losing data.
+-- meraki-sync database schema. Idempotent: `meraki-sync migrate` applies it as often as needed,
+-- inside one transaction, under an advisory lock. Other tools read these tables and views.
+
+CREATE SCHEMA IF NOT EXISTS meraki;
+COMMENT ON SCHEMA meraki IS 'Mirror of a Cisco Meraki Dashboard estate, kept in step by meraki-sync. Read-only for every other tool.';
+
+CREATE TABLE IF NOT EXISTS meraki.schema_version (
+    version    integer     PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE meraki.schema_version IS 'One row per schema version applied by meraki-sync migrate; the highest is current.';
+COMMENT ON COLUMN meraki.schema_version.version IS 'Schema version number.';
+COMMENT ON COLUMN meraki.schema_version.applied_at IS 'When this version was first applied.';
+
+CREATE TABLE IF NOT EXISTS meraki.organizations (
+    id               text        PRIMARY KEY,
+    name             text        NOT NULL,
+    url              text,
+    api_enabled      boolean     NOT NULL,
+    licensing_model  text,
+    cloud_region     text,
+    first_seen_at    timestamptz NOT NULL,
+    last_seen_at     timestamptz NOT NULL,
+    updated_at       timestamptz NOT NULL,
+    removed_at       timestamptz
+);
+COMMENT ON TABLE meraki.organizations IS 'Meraki organizations visible to the API key (limited to meraki.organizations in the config when set).';
+COMMENT ON COLUMN meraki.organizations.id IS 'Meraki organization id.';
+COMMENT ON COLUMN meraki.organizations.name IS 'Organization name in the Dashboard.';
+COMMENT ON COLUMN meraki.organizations.url IS 'Dashboard URL of the organization overview.';
+COMMENT ON COLUMN meraki.organizations.api_enabled IS 'False when API access is disabled for the organization; meraki-sync then makes no calls for it.';
+COMMENT ON COLUMN meraki.organizations.licensing_model IS 'Licensing model (co-term, per-device, subscription).';
+COMMENT ON COLUMN meraki.organizations.cloud_region IS 'Meraki cloud region hosting the organization.';
+COMMENT ON COLUMN meraki.organizations.first_seen_at IS 'When meraki-sync first saw the organization.';
+COMMENT ON COLUMN meraki.organizations.last_seen_at IS 'When the organization was last listed by the API.';
+COMMENT ON COLUMN meraki.organizations.updated_at IS 'When any synced column of this row last changed.';
+COMMENT ON COLUMN meraki.organizations.removed_at IS 'When the organization stopped being listed (soft delete); NULL while it is listed.';
+
+CREATE TABLE IF NOT EXISTS meraki.networks (
+    id                          text        PRIMARY KEY,
+    organization_id             text        NOT NULL REFERENCES meraki.organizations (id),
+    name                        text        NOT NULL,
+    product_types               text[]      NOT NULL DEFAULT '{}',
+    time_zone                   text,
+    tags                        text[]      NOT NULL DEFAULT '{}',
+    is_bound_to_config_template boolean,
+    url                         text,
+    notes                       text,
+    first_seen_at               timestamptz NOT NULL,
+    last_seen_at                timestamptz NOT NULL,
+    updated_at                  timestamptz NOT NULL,
+    removed_at                  timestamptz
+);
+CREATE INDEX IF NOT EXISTS networks_organization_id_idx ON meraki.networks (organization_id);
+COMMENT ON TABLE meraki.networks IS 'Meraki networks, from GET /organizations/{id}/networks.';
+COMMENT ON COLUMN meraki.networks.id IS 'Meraki network id (N_… or L_…).';
+COMMENT ON COLUMN meraki.networks.organization_id IS 'Organization the network belongs to.';
+COMMENT ON COLUMN meraki.networks.name IS 'Network name in the Dashboard.';
+COMMENT ON COLUMN meraki.networks.product_types IS 'Product types in the network (appliance, switch, wireless, camera, sensor, cellularGateway, …).';
+COMMENT ON COLUMN meraki.networks.time_zone IS 'IANA time zone of the network.';
+COMMENT ON COLUMN meraki.networks.tags IS 'Network tags.';
+COMMENT ON COLUMN meraki.networks.is_bound_to_config_template IS 'True when the network is bound to a configuration template.';
+COMMENT ON COLUMN meraki.networks.url IS 'Dashboard URL of the network.';
+COMMENT ON COLUMN meraki.networks.notes IS 'Free-text notes on the network.';
+COMMENT ON COLUMN meraki.networks.first_seen_at IS 'When meraki-sync first saw the network.';
+COMMENT ON COLUMN meraki.networks.last_seen_at IS 'When the network was last listed by the API.';
+COMMENT ON COLUMN meraki.networks.updated_at IS 'When any synced column of this row last changed.';
+COMMENT ON COLUMN meraki.networks.removed_at IS 'When the network stopped being listed (soft delete); NULL while it is listed.';
+
+CREATE TABLE IF NOT EXISTS meraki.devices (
+    serial            text        PRIMARY KEY,
+    organization_id   text        NOT NULL REFERENCES meraki.organizations (id),
+    network_id        text,
+    name              text,
+    model             text,
+    mac               text,
+    product_type      text,
+    firmware          text,
+    lan_ip            text,
+    tags              text[]      NOT NULL DEFAULT '{}',
+    lat               double precision,
+    lng               double precision,
+    address           text,
+    notes             text,
+    status            text,
+    last_reported_at  timestamptz,
+    public_ip         text,
+    gateway           text,
+    ip_type           text,
+    primary_dns       text,
+    secondary_dns     text,
+    status_checked_at timestamptz,
+    first_seen_at     timestamptz NOT NULL,
+    last_seen_at      timestamptz NOT NULL,
+    updated_at        timestamptz NOT NULL,
+    removed_at        timestamptz
+);
+CREATE INDEX IF NOT EXISTS devices_organization_id_idx ON meraki.devices (organization_id);
+CREATE INDEX IF NOT EXISTS devices_network_id_idx ON meraki.devices (network_id);
+COMMENT ON TABLE meraki.devices IS 'Meraki devices (MX, MS, MR, MV, MT, MG, …): inventory from GET /organizations/{id}/devices, status from GET /organizations/{id}/devices/statuses.';
+COMMENT ON COLUMN meraki.devices.serial IS 'Device serial number (Meraki''s natural key).';
+COMMENT ON COLUMN meraki.devices.organization_id IS 'Organization the device belongs to.';
+COMMENT ON COLUMN meraki.devices.network_id IS 'Network the device is in; NULL when unassigned.';
+COMMENT ON COLUMN meraki.devices.name IS 'Device name in the Dashboard.';
+COMMENT ON COLUMN meraki.devices.model IS 'Hardware model, e.g. MX68, MS250-48FP, MR46, MV22, MT14, MG21.';
+COMMENT ON COLUMN meraki.devices.mac IS 'MAC address.';
+COMMENT ON COLUMN meraki.devices.product_type IS 'Product type: appliance, switch, wireless, camera, sensor, cellularGateway, …';
+COMMENT ON COLUMN meraki.devices.firmware IS 'Firmware version string as reported by the inventory.';
+COMMENT ON COLUMN meraki.devices.lan_ip IS 'LAN IP address.';
+COMMENT ON COLUMN meraki.devices.tags IS 'Device tags.';
+COMMENT ON COLUMN meraki.devices.lat IS 'Latitude set in the Dashboard.';
+COMMENT ON COLUMN meraki.devices.lng IS 'Longitude set in the Dashboard.';
+COMMENT ON COLUMN meraki.devices.address IS 'Street address set in the Dashboard.';
+COMMENT ON COLUMN meraki.devices.notes IS 'Free-text notes on the device.';
+COMMENT ON COLUMN meraki.devices.status IS 'Last known status: online, alerting, offline or dormant.';
+COMMENT ON COLUMN meraki.devices.last_reported_at IS 'When the device last reported to the Meraki cloud.';
+COMMENT ON COLUMN meraki.devices.public_ip IS 'Public IP the device reaches the cloud from.';
+COMMENT ON COLUMN meraki.devices.gateway IS 'Default gateway of the device.';
+COMMENT ON COLUMN meraki.devices.ip_type IS 'How the LAN IP is assigned (dhcp, static).';
+COMMENT ON COLUMN meraki.devices.primary_dns IS 'Primary DNS server.';
+COMMENT ON COLUMN meraki.devices.secondary_dns IS 'Secondary DNS server.';
+COMMENT ON COLUMN meraki.devices.status_checked_at IS 'When the status columns were last refreshed from the statuses endpoint.';
+COMMENT ON COLUMN meraki.devices.first_seen_at IS 'When meraki-sync first saw the device.';
+COMMENT ON COLUMN meraki.devices.last_seen_at IS 'When the device was last listed by the inventory or statuses endpoint.';
+COMMENT ON COLUMN meraki.devices.updated_at IS 'When any synced column of this row last changed.';
+COMMENT ON COLUMN meraki.devices.removed_at IS 'When the device left the organization''s inventory (soft delete); NULL while it is listed.';
+
+CREATE TABLE IF NOT EXISTS meraki.device_status_changes (
+    id               bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    serial           text        NOT NULL,
+    organization_id  text        NOT NULL,
+    network_id       text,
+    old_status       text        NOT NULL,
+    new_status       text        NOT NULL,
+    observed_at      timestamptz NOT NULL,
+    last_reported_at timestamptz
+);
+CREATE INDEX IF NOT EXISTS device_status_changes_serial_idx ON meraki.device_status_changes (serial, observed_at);
+CREATE INDEX IF NOT EXISTS device_status_changes_observed_at_idx ON meraki.device_status_changes (observed_at);
+COMMENT ON TABLE meraki.device_status_changes IS 'One row per device status transition seen between two syncs of the statuses endpoint.';
+COMMENT ON COLUMN meraki.device_status_changes.id IS 'Row id, increasing in the order transitions were recorded.';
+COMMENT ON COLUMN meraki.device_status_changes.serial IS 'Device serial number.';
+COMMENT ON COLUMN meraki.device_status_changes.organization_id IS 'Organization of the device at the time.';
+COMMENT ON COLUMN meraki.device_status_changes.network_id IS 'Network of the device at the time.';
+COMMENT ON COLUMN meraki.device_status_changes.old_status IS 'Status before the transition.';
+COMMENT ON COLUMN meraki.device_status_changes.new_status IS 'Status after the transition.';
+COMMENT ON COLUMN meraki.device_status_changes.observed_at IS 'When meraki-sync saw the new status (the transition happened since the previous sync).';
+COMMENT ON COLUMN meraki.device_status_changes.last_reported_at IS 'The device''s lastReportedAt when the new status was seen.';
+
+CREATE TABLE IF NOT EXISTS meraki.sync_runs (
+    id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    organization_id text,
+    dataset         text        NOT NULL,
+    started_at      timestamptz NOT NULL,
+    finished_at     timestamptz NOT NULL,
+    rows            integer     NOT NULL,
+    rejected_rows   integer     NOT NULL,
+    requests        integer     NOT NULL,
+    rate_limited    integer     NOT NULL,
+    outcome         text        NOT NULL CHECK (outcome IN ('ok', 'skipped', 'failed')),
+    error           text
+);
+CREATE INDEX IF NOT EXISTS sync_runs_org_dataset_idx ON meraki.sync_runs (organization_id, dataset, finished_at DESC);
+COMMENT ON TABLE meraki.sync_runs IS 'Bookkeeping: one row per (organization, dataset) sync run.';
+COMMENT ON COLUMN meraki.sync_runs.id IS 'Run id.';
+COMMENT ON COLUMN meraki.sync_runs.organization_id IS 'Organization synced; NULL for the organizations listing itself.';
+COMMENT ON COLUMN meraki.sync_runs.dataset IS 'Dataset name: organizations, networks, devices, device_statuses, …';
+COMMENT ON COLUMN meraki.sync_runs.started_at IS 'When the run started.';
+COMMENT ON COLUMN meraki.sync_runs.finished_at IS 'When the run ended.';
+COMMENT ON COLUMN meraki.sync_runs.rows IS 'Rows merged.';
+COMMENT ON COLUMN meraki.sync_runs.rejected_rows IS 'API rows skipped because a required field was missing or invalid.';
+COMMENT ON COLUMN meraki.sync_runs.requests IS 'HTTP requests sent, retries and redirects included.';
+COMMENT ON COLUMN meraki.sync_runs.rate_limited IS 'HTTP 429 answers received.';
+COMMENT ON COLUMN meraki.sync_runs.outcome IS 'ok, skipped (403/404: the org lacks access or the feature) or failed.';
+COMMENT ON COLUMN meraki.sync_runs.error IS 'Why the run was skipped or failed; NULL when ok.';
+
+
+-- ---------------------------------------------------------------------------------------------
+-- Version 2: uplinks, loss/latency samples, Secure Access (SASE) sites, customer mapping.
+-- ---------------------------------------------------------------------------------------------
+
+CREATE TABLE IF NOT EXISTS meraki.uplink_statuses (
+    serial           text        NOT NULL,
+    interface        text        NOT NULL,
+    organization_id  text        NOT NULL REFERENCES meraki.organizations (id),
+    network_id       text,
+    model            text,
+    status           text        NOT NULL,
+    ip               text,
+    gateway          text,
+    public_ip        text,
+    primary_dns      text,
+    secondary_dns    text,
+    ip_assigned_by   text,
+    provider         text,
+    signal_type      text,
+    connection_type  text,
+    rsrp             double precision,
+    rsrq             double precision,
+    apn              text,
+    iccid            text,
+    roaming          boolean,
+    mcc              text,
+    mnc              text,
+    ha_enabled       boolean,
+    ha_role          text,
+    last_reported_at timestamptz,
+    status_since     timestamptz NOT NULL,
+    first_seen_at    timestamptz NOT NULL,
+    last_seen_at     timestamptz NOT NULL,
+    updated_at       timestamptz NOT NULL,
+    removed_at       timestamptz,
+    PRIMARY KEY (serial, interface)
+);
+CREATE INDEX IF NOT EXISTS uplink_statuses_organization_id_idx ON meraki.uplink_statuses (organization_id);
+CREATE INDEX IF NOT EXISTS uplink_statuses_network_id_idx ON meraki.uplink_statuses (network_id);
+COMMENT ON TABLE meraki.uplink_statuses IS 'Current status of every uplink (wan1, wan2, wan3, cellular) of MX, Z and MG devices, from GET /organizations/{id}/uplinks/statuses.';
+COMMENT ON COLUMN meraki.uplink_statuses.serial IS 'Device serial number.';
+COMMENT ON COLUMN meraki.uplink_statuses.interface IS 'Uplink interface: wan1, wan2, wan3 or cellular.';
+COMMENT ON COLUMN meraki.uplink_statuses.organization_id IS 'Organization the device belongs to.';
+COMMENT ON COLUMN meraki.uplink_statuses.network_id IS 'Network the device is in.';
+COMMENT ON COLUMN meraki.uplink_statuses.model IS 'Device model, e.g. MX68CW or MG41.';
+COMMENT ON COLUMN meraki.uplink_statuses.status IS 'Uplink status: active (carrying traffic), ready (standby), connecting, not connected or failed.';
+COMMENT ON COLUMN meraki.uplink_statuses.ip IS 'IP address of the uplink.';
+COMMENT ON COLUMN meraki.uplink_statuses.gateway IS 'Gateway of the uplink.';
+COMMENT ON COLUMN meraki.uplink_statuses.public_ip IS 'Public IP the uplink reaches the internet from.';
+COMMENT ON COLUMN meraki.uplink_statuses.primary_dns IS 'Primary DNS server of the uplink.';
+COMMENT ON COLUMN meraki.uplink_statuses.secondary_dns IS 'Secondary DNS server of the uplink.';
+COMMENT ON COLUMN meraki.uplink_statuses.ip_assigned_by IS 'How the uplink got its IP: dhcp, static, …';
+COMMENT ON COLUMN meraki.uplink_statuses.provider IS 'Cellular: the mobile carrier.';
+COMMENT ON COLUMN meraki.uplink_statuses.signal_type IS 'Cellular: signal type, e.g. 4G or 5G.';
+COMMENT ON COLUMN meraki.uplink_statuses.connection_type IS 'Cellular: connection type, e.g. 4g, 5g, lte.';
+COMMENT ON COLUMN meraki.uplink_statuses.rsrp IS 'Cellular: reference signal received power, dBm (Meraki sends it as a string).';
+COMMENT ON COLUMN meraki.uplink_statuses.rsrq IS 'Cellular: reference signal received quality, dB (Meraki sends it as a string).';
+COMMENT ON COLUMN meraki.uplink_statuses.apn IS 'Cellular: access point name.';
+COMMENT ON COLUMN meraki.uplink_statuses.iccid IS 'Cellular: SIM card ICCID.';
+COMMENT ON COLUMN meraki.uplink_statuses.roaming IS 'Cellular: true while the SIM is roaming.';
+COMMENT ON COLUMN meraki.uplink_statuses.mcc IS 'Cellular: mobile country code.';
+COMMENT ON COLUMN meraki.uplink_statuses.mnc IS 'Cellular: mobile network code.';
+COMMENT ON COLUMN meraki.uplink_statuses.ha_enabled IS 'True when the device is part of a warm-spare (high availability) pair.';
+COMMENT ON COLUMN meraki.uplink_statuses.ha_role IS 'High-availability role: primary or spare.';
+COMMENT ON COLUMN meraki.uplink_statuses.last_reported_at IS 'When the device last reported its uplinks to the Meraki cloud.';
+COMMENT ON COLUMN meraki.uplink_statuses.status_since IS 'When meraki-sync first saw the current status (the change happened between the previous sync and this time).';
+COMMENT ON COLUMN meraki.uplink_statuses.first_seen_at IS 'When meraki-sync first saw this uplink.';
+COMMENT ON COLUMN meraki.uplink_statuses.last_seen_at IS 'When this uplink was last listed by the API.';
+COMMENT ON COLUMN meraki.uplink_statuses.updated_at IS 'When any synced column of this row last changed.';
+COMMENT ON COLUMN meraki.uplink_statuses.removed_at IS 'When this uplink stopped being listed (soft delete); NULL while it is listed.';
+
+CREATE TABLE IF NOT EXISTS meraki.uplink_status_changes (
+    id               bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    serial           text        NOT NULL,
+    interface        text        NOT NULL,
+    organization_id  text        NOT NULL,
+    network_id       text,
+    old_status       text,
+    new_status       text        NOT NULL,
+    observed_at      timestamptz NOT NULL,
+    last_reported_at timestamptz
+);
+CREATE INDEX IF NOT EXISTS uplink_status_changes_serial_idx ON meraki.uplink_status_changes (serial, interface, observed_at);
+CREATE INDEX IF NOT EXISTS uplink_status_changes_observed_at_idx ON meraki.uplink_status_changes (observed_at);
+COMMENT ON TABLE meraki.uplink_status_changes IS 'Uplink status history: the first status seen for each uplink (old_status NULL), then one row per transition.';
+COMMENT ON COLUMN meraki.uplink_status_changes.id IS 'Row id, increasing in the order changes were recorded.';
+COMMENT ON COLUMN meraki.uplink_status_changes.serial IS 'Device serial number.';
+COMMENT ON COLUMN meraki.uplink_status_changes.interface IS 'Uplink interface: wan1, wan2, wan3 or cellular.';
+COMMENT ON COLUMN meraki.uplink_status_changes.organization_id IS 'Organization of the device at the time.';
+COMMENT ON COLUMN meraki.uplink_status_changes.network_id IS 'Network of the device at the time.';
+COMMENT ON COLUMN meraki.uplink_status_changes.old_status IS 'Status before the change; NULL for the first sighting of the uplink.';
+COMMENT ON COLUMN meraki.uplink_status_changes.new_status IS 'Status after the change; removed when the uplink stopped being listed.';
+COMMENT ON COLUMN meraki.uplink_status_changes.observed_at IS 'When meraki-sync saw the new status (the change happened since the previous sync).';
+COMMENT ON COLUMN meraki.uplink_status_changes.last_reported_at IS 'The device''s lastReportedAt when the new status was seen.';
+
+CREATE TABLE IF NOT EXISTS meraki.uplink_samples (
+    serial          text        NOT NULL,
+    uplink          text        NOT NULL,
+    ip              text        NOT NULL,
+    ts              timestamptz NOT NULL,
+    organization_id text        NOT NULL,
+    network_id      text,
+    loss_percent    real,
+    latency_ms      real,
+    PRIMARY KEY (serial, uplink, ip, ts)
+) PARTITION BY RANGE (ts);
+COMMENT ON TABLE meraki.uplink_samples IS 'Uplink loss and latency samples (one a minute per device, uplink and probe IP) from GET /organizations/{id}/devices/uplinksLossAndLatency: the ISP performance history. Partitioned by day; partitions older than sync.retention_days are dropped.';
+COMMENT ON COLUMN meraki.uplink_samples.serial IS 'Device (MX/Z) serial number.';
+COMMENT ON COLUMN meraki.uplink_samples.uplink IS 'Uplink measured: wan1, wan2, wan3 or cellular.';
+COMMENT ON COLUMN meraki.uplink_samples.ip IS 'Probe destination IP the loss and latency were measured against.';
+COMMENT ON COLUMN meraki.uplink_samples.ts IS 'Sample time (the start of the minute it covers).';
+COMMENT ON COLUMN meraki.uplink_samples.organization_id IS 'Organization of the device.';
+COMMENT ON COLUMN meraki.uplink_samples.network_id IS 'Network of the device.';
+COMMENT ON COLUMN meraki.uplink_samples.loss_percent IS 'Packet loss, percent (0-100); NULL when Meraki reported none.';
+COMMENT ON COLUMN meraki.uplink_samples.latency_ms IS 'Round-trip latency, milliseconds; NULL when Meraki reported none (e.g. at 100% loss).';
+
+CREATE TABLE IF NOT EXISTS meraki.uplink_sample_windows (
+    organization_id text        NOT NULL,
+    window_start    timestamptz NOT NULL,
+    window_end      timestamptz NOT NULL,
+    samples         integer     NOT NULL,
+    fetched_at      timestamptz NOT NULL,
+    PRIMARY KEY (organization_id, window_start)
+);
+COMMENT ON TABLE meraki.uplink_sample_windows IS 'The loss/latency watermark: one row per organization and 5-minute window whose samples are stored, written in the same transaction as the samples. Windows missing here (within the backfill horizon) are fetched, newest first.';
+COMMENT ON COLUMN meraki.uplink_sample_windows.organization_id IS 'Organization.';
+COMMENT ON COLUMN meraki.uplink_sample_windows.window_start IS 'Start of the window (inclusive), aligned to 5 minutes.';
+COMMENT ON COLUMN meraki.uplink_sample_windows.window_end IS 'End of the window (exclusive).';
+COMMENT ON COLUMN meraki.uplink_sample_windows.samples IS 'Samples stored for the window.';
+COMMENT ON COLUMN meraki.uplink_sample_windows.fetched_at IS 'When the window was fetched and stored.';
+
+CREATE OR REPLACE VIEW meraki.uplink_sample_watermarks AS
+SELECT organization_id, max(window_end) AS newest_window_end, count(*) AS windows_stored
+FROM meraki.uplink_sample_windows
+GROUP BY organization_id;
+COMMENT ON VIEW meraki.uplink_sample_watermarks IS 'Per organization: the end of the newest stored loss/latency window and how many windows are stored.';
+COMMENT ON COLUMN meraki.uplink_sample_watermarks.organization_id IS 'Organization.';
+COMMENT ON COLUMN meraki.uplink_sample_watermarks.newest_window_end IS 'End of the newest stored 5-minute window.';
+COMMENT ON COLUMN meraki.uplink_sample_watermarks.windows_stored IS 'Stored windows (older ones are pruned with the samples'' retention).';
+
+-- Daily partitions are created ahead (and for backfilled days) by meraki-sync, and dropped
+-- once wholly older than the retention. Names are built with format('%I'), never from input.
+CREATE OR REPLACE FUNCTION meraki.ensure_uplink_sample_partitions(first_day date, last_day date)
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    day date := first_day;
+    created integer := 0;
+    name text;
+BEGIN
+    -- Callers run concurrently (one per organization); without the lock two of them could
+    -- both find a day missing and the second CREATE would fail.
+    PERFORM pg_advisory_xact_lock(hashtext('meraki.ensure_uplink_sample_partitions'));
+    WHILE day <= last_day LOOP
+        name := format('uplink_samples_%s', to_char(day, 'YYYYMMDD'));
+        IF to_regclass(format('meraki.%I', name)) IS NULL THEN
+            EXECUTE format(
+                'CREATE TABLE meraki.%I PARTITION OF meraki.uplink_samples FOR VALUES FROM (%L) TO (%L)',
+                name, day::timestamp AT TIME ZONE 'UTC', (day + 1)::timestamp AT TIME ZONE 'UTC');
+            EXECUTE format('COMMENT ON TABLE meraki.%I IS %L', name,
+                format('Daily partition of meraki.uplink_samples for %s (UTC).', day));
+            created := created + 1;
+        END IF;
+        day := day + 1;
+    END LOOP;
+    RETURN created;
+END $$;
+COMMENT ON FUNCTION meraki.ensure_uplink_sample_partitions(date, date) IS 'Creates the missing daily partitions of meraki.uplink_samples for UTC days first_day..last_day; returns how many it created.';
+
+CREATE OR REPLACE FUNCTION meraki.drop_uplink_sample_partitions_before(cutoff date)
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    part record;
+    dropped integer := 0;
+BEGIN
+    FOR part IN
+        SELECT c.relname
+        FROM pg_inherits i
+        JOIN pg_class c ON c.oid = i.inhrelid
+        JOIN pg_class p ON p.oid = i.inhparent
+        JOIN pg_namespace n ON n.oid = p.relnamespace
+        WHERE n.nspname = 'meraki' AND p.relname = 'uplink_samples'
+          AND c.relname ~ '^uplink_samples_[0-9]{8}$'
+          AND to_date(substring(c.relname from '[0-9]{8}$'), 'YYYYMMDD') < cutoff
+    LOOP
+        EXECUTE format('DROP TABLE meraki.%I', part.relname);
+        dropped := dropped + 1;
+    END LOOP;
+    RETURN dropped;
+END $$;
+-- Partition upkeep is meraki-sync's job alone.
+REVOKE EXECUTE ON FUNCTION meraki.ensure_uplink_sample_partitions(date, date) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION meraki.drop_uplink_sample_partitions_before(date) FROM PUBLIC;
+COMMENT ON FUNCTION meraki.drop_uplink_sample_partitions_before(date) IS 'Drops the daily partitions of meraki.uplink_samples for UTC days before cutoff; returns how many it dropped.';
+
+CREATE TABLE IF NOT EXISTS meraki.sase_sites (
+    site_id         text        PRIMARY KEY,
+    organization_id text        NOT NULL REFERENCES meraki.organizations (id),
+    network_id      text,
+    name            text,
+    type            text,
+    model           text,
+    region          text,
+    status          text,
+    vpn_type        text,
+    default_route   boolean,
+    devices         jsonb       NOT NULL DEFAULT '[]',
+    local_subnets   text[]      NOT NULL DEFAULT '{}',
+    first_seen_at   timestamptz NOT NULL,
+    last_seen_at    timestamptz NOT NULL,
+    updated_at      timestamptz NOT NULL,
+    removed_at      timestamptz
+);
+CREATE INDEX IF NOT EXISTS sase_sites_organization_id_idx ON meraki.sase_sites (organization_id);
+COMMENT ON TABLE meraki.sase_sites IS 'Cisco Secure Access (SASE) sites attached to MX networks, from GET /organizations/{id}/sase/sites.';
+COMMENT ON COLUMN meraki.sase_sites.site_id IS 'Secure Access site id.';
+COMMENT ON COLUMN meraki.sase_sites.organization_id IS 'Organization of the site.';
+COMMENT ON COLUMN meraki.sase_sites.network_id IS 'Meraki network the site is attached to.';
+COMMENT ON COLUMN meraki.sase_sites.name IS 'Site name.';
+COMMENT ON COLUMN meraki.sase_sites.type IS 'Site type, e.g. Meraki spoke.';
+COMMENT ON COLUMN meraki.sase_sites.model IS 'Model of the site''s appliance.';
+COMMENT ON COLUMN meraki.sase_sites.region IS 'Secure Access region slug, e.g. us-east-1.';
+COMMENT ON COLUMN meraki.sase_sites.status IS 'Site status: good, bad tunnel, bad NAT, many bad tunnels, dormant, offline or no registry.';
+COMMENT ON COLUMN meraki.sase_sites.vpn_type IS 'VPN role of the site: spoke or hub.';
+COMMENT ON COLUMN meraki.sase_sites.default_route IS 'True when the site sends its default route through Secure Access.';
+COMMENT ON COLUMN meraki.sase_sites.devices IS 'Devices of the site, as Meraki lists them (JSON array of {name, model}).';
+COMMENT ON COLUMN meraki.sase_sites.local_subnets IS 'Local subnets the site advertises.';
+COMMENT ON COLUMN meraki.sase_sites.first_seen_at IS 'When meraki-sync first saw the site.';
+COMMENT ON COLUMN meraki.sase_sites.last_seen_at IS 'When the site was last listed by the API.';
+COMMENT ON COLUMN meraki.sase_sites.updated_at IS 'When any synced column of this row last changed.';
+COMMENT ON COLUMN meraki.sase_sites.removed_at IS 'When the site stopped being listed (soft delete); NULL while it is listed.';
+
+CREATE TABLE IF NOT EXISTS meraki.sase_regions (
+    organization_id text        NOT NULL REFERENCES meraki.organizations (id),
+    slug            text        NOT NULL,
+    connector_id    text,
+    name            text,
+    type            text,
+    first_seen_at   timestamptz NOT NULL,
+    last_seen_at    timestamptz NOT NULL,
+    updated_at      timestamptz NOT NULL,
+    removed_at      timestamptz,
+    PRIMARY KEY (organization_id, slug)
+);
+COMMENT ON TABLE meraki.sase_regions IS 'Cisco Secure Access regions available to an organization, from GET /organizations/{id}/sase/regions.';
+COMMENT ON COLUMN meraki.sase_regions.organization_id IS 'Organization.';
+COMMENT ON COLUMN meraki.sase_regions.slug IS 'Region slug, e.g. us-west-1.';
+COMMENT ON COLUMN meraki.sase_regions.connector_id IS 'Connector id of the region.';
+COMMENT ON COLUMN meraki.sase_regions.name IS 'Region name.';
+COMMENT ON COLUMN meraki.sase_regions.type IS 'Connector type, e.g. CNHE.';
+COMMENT ON COLUMN meraki.sase_regions.first_seen_at IS 'When meraki-sync first saw the region.';
+COMMENT ON COLUMN meraki.sase_regions.last_seen_at IS 'When the region was last listed by the API.';
+COMMENT ON COLUMN meraki.sase_regions.updated_at IS 'When any synced column of this row last changed.';
+COMMENT ON COLUMN meraki.sase_regions.removed_at IS 'When the region stopped being listed (soft delete); NULL while it is listed.';
+
+CREATE TABLE IF NOT EXISTS meraki.organization_features (
+    organization_id text        NOT NULL REFERENCES meraki.organizations (id),
+    feature         text        NOT NULL,
+    available       boolean     NOT NULL,
+    reason          text,
+    checked_at      timestamptz NOT NULL,
+    PRIMARY KEY (organization_id, feature)
+);
+COMMENT ON TABLE meraki.organization_features IS 'Optional features per organization (e.g. sase) as meraki-sync last found them; an absent feature is re-checked rarely instead of on every pass.';
+COMMENT ON COLUMN meraki.organization_features.organization_id IS 'Organization.';
+COMMENT ON COLUMN meraki.organization_features.feature IS 'Feature name, e.g. sase (Cisco Secure Access).';
+COMMENT ON COLUMN meraki.organization_features.available IS 'True when the organization answered the feature''s endpoints.';
+COMMENT ON COLUMN meraki.organization_features.reason IS 'Why the feature counts as absent (the API''s answer); NULL when available.';
+COMMENT ON COLUMN meraki.organization_features.checked_at IS 'When the feature was last checked.';
+
+CREATE TABLE IF NOT EXISTS meraki.customer_map (
+    organization_id text        NOT NULL,
+    network_id      text        NOT NULL,
+    customer_id     text        NOT NULL CHECK (customer_id <> ''),
+    customer_name   text,
+    mapped_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (organization_id, network_id)
+);
+CREATE INDEX IF NOT EXISTS customer_map_customer_id_idx ON meraki.customer_map (customer_id);
+COMMENT ON TABLE meraki.customer_map IS 'The MSP''s mapping of (organization, network) to its own customer; maintained with `meraki-sync map`. Only mapped networks appear in the customer_* views.';
+COMMENT ON COLUMN meraki.customer_map.organization_id IS 'Meraki organization id.';
+COMMENT ON COLUMN meraki.customer_map.network_id IS 'Meraki network id.';
+COMMENT ON COLUMN meraki.customer_map.customer_id IS 'The MSP''s customer id (free text, e.g. from its PSA or billing system).';
+COMMENT ON COLUMN meraki.customer_map.customer_name IS 'The MSP''s customer name.';
+COMMENT ON COLUMN meraki.customer_map.mapped_at IS 'When this mapping was last set.';
+
+-- Episodes of an uplink carrying traffic (status active), from its status history.
+CREATE OR REPLACE VIEW meraki.uplink_episodes AS
+WITH flagged AS (
+    SELECT c.*, c.new_status = 'active' AS is_active,
+           lag(c.new_status = 'active') OVER w AS was_active
+    FROM meraki.uplink_status_changes c
+    WINDOW w AS (PARTITION BY c.serial, c.interface ORDER BY c.observed_at, c.id)
+), edges AS (
+    SELECT f.*, lead(f.observed_at) OVER w AS next_edge_at
+    FROM flagged f
+    WHERE f.is_active IS DISTINCT FROM f.was_active
+    WINDOW w AS (PARTITION BY f.serial, f.interface ORDER BY f.observed_at, f.id)
+)
+SELECT e.serial, e.interface, e.organization_id, e.network_id,
+       e.observed_at AS started_at, e.next_edge_at AS ended_at
+FROM edges e
+WHERE e.is_active;
+COMMENT ON VIEW meraki.uplink_episodes IS 'Periods during which an uplink carried traffic (status active), built from uplink_status_changes; ended_at is NULL while it still does. Times are when meraki-sync saw the change.';
+COMMENT ON COLUMN meraki.uplink_episodes.serial IS 'Device serial number.';
+COMMENT ON COLUMN meraki.uplink_episodes.interface IS 'Uplink interface that carried traffic.';
+COMMENT ON COLUMN meraki.uplink_episodes.organization_id IS 'Organization of the device.';
+COMMENT ON COLUMN meraki.uplink_episodes.network_id IS 'Network of the device when the episode started.';
+COMMENT ON COLUMN meraki.uplink_episodes.started_at IS 'When the uplink was first seen active.';
+COMMENT ON COLUMN meraki.uplink_episodes.ended_at IS 'When it was first seen no longer active (or vanished); NULL if ongoing.';
+
+CREATE OR REPLACE VIEW meraki.failover_events AS
+SELECT e.serial, d.name AS device_name, coalesce(d.model, u.model) AS model,
+       e.organization_id, e.network_id, n.name AS network_name,
+       e.interface, e.started_at, e.ended_at,
+       e.ended_at IS NULL AS ongoing,
+       coalesce(e.ended_at, now()) - e.started_at AS duration
+FROM meraki.uplink_episodes e
+LEFT JOIN meraki.devices d ON d.serial = e.serial
+LEFT JOIN meraki.networks n ON n.id = e.network_id
+LEFT JOIN meraki.uplink_statuses u ON u.serial = e.serial AND u.interface = e.interface
+WHERE e.interface <> CASE
+    WHEN coalesce(d.product_type, '') = 'cellularGateway' OR coalesce(d.model, u.model, '') LIKE 'MG%'
+    THEN 'cellular' ELSE 'wan1' END;
+COMMENT ON VIEW meraki.failover_events IS 'Failover episodes: a backup uplink (cellular, wan2 or wan3 on an MX/Z; anything but cellular on an MG) carrying traffic, from when to when. ongoing = still failed over. With WAN load balancing on, wan2 active beside wan1 also shows here.';
+COMMENT ON COLUMN meraki.failover_events.serial IS 'Device serial number.';
+COMMENT ON COLUMN meraki.failover_events.device_name IS 'Device name.';
+COMMENT ON COLUMN meraki.failover_events.model IS 'Device model.';
+COMMENT ON COLUMN meraki.failover_events.organization_id IS 'Organization of the device.';
+COMMENT ON COLUMN meraki.failover_events.network_id IS 'Network of the device.';
+COMMENT ON COLUMN meraki.failover_events.network_name IS 'Network name.';
+COMMENT ON COLUMN meraki.failover_events.interface IS 'The backup uplink that carried traffic.';
+COMMENT ON COLUMN meraki.failover_events.started_at IS 'When the failover was first seen.';
+COMMENT ON COLUMN meraki.failover_events.ended_at IS 'When traffic was first seen back off the backup uplink; NULL while ongoing.';
+COMMENT ON COLUMN meraki.failover_events.ongoing IS 'True while the device is still failed over.';
+COMMENT ON COLUMN meraki.failover_events.duration IS 'How long the episode lasted (so far, when ongoing).';
+
+-- Customer views: only networks the MSP mapped to a customer, and only live rows.
+CREATE OR REPLACE VIEW meraki.customer_networks AS
+SELECT m.customer_id, m.customer_name, n.organization_id, o.name AS organization_name,
+       n.id AS network_id, n.name AS network_name, n.product_types, n.time_zone, n.tags,
+       (SELECT count(*) FROM meraki.devices d WHERE d.network_id = n.id AND d.removed_at IS NULL) AS device_count
+FROM meraki.customer_map m
+JOIN meraki.networks n ON n.id = m.network_id AND n.organization_id = m.organization_id
+JOIN meraki.organizations o ON o.id = n.organization_id
+WHERE n.removed_at IS NULL;
+COMMENT ON VIEW meraki.customer_networks IS 'Mapped networks with their customer, product types and live device count.';
+COMMENT ON COLUMN meraki.customer_networks.customer_id IS 'The MSP''s customer id.';
+COMMENT ON COLUMN meraki.customer_networks.customer_name IS 'The MSP''s customer name.';
+COMMENT ON COLUMN meraki.customer_networks.organization_id IS 'Meraki organization id.';
+COMMENT ON COLUMN meraki.customer_networks.organization_name IS 'Meraki organization name.';
+COMMENT ON COLUMN meraki.customer_networks.network_id IS 'Meraki network id.';
+COMMENT ON COLUMN meraki.customer_networks.network_name IS 'Network name.';
+COMMENT ON COLUMN meraki.customer_networks.product_types IS 'Product types in the network.';
+COMMENT ON COLUMN meraki.customer_networks.time_zone IS 'IANA time zone of the network.';
+COMMENT ON COLUMN meraki.customer_networks.tags IS 'Network tags.';
+COMMENT ON COLUMN meraki.customer_networks.device_count IS 'Devices in the network now.';
+
+CREATE OR REPLACE VIEW meraki.customer_devices AS
+SELECT m.customer_id, m.customer_name, d.organization_id, d.network_id, n.name AS network_name,
+       d.serial, d.name, d.model, d.product_type, d.mac, d.firmware, d.status,
+       d.last_reported_at, d.public_ip, d.lan_ip
+FROM meraki.customer_map m
+JOIN meraki.devices d ON d.network_id = m.network_id AND d.organization_id = m.organization_id
+JOIN meraki.networks n ON n.id = d.network_id
+WHERE d.removed_at IS NULL;
+COMMENT ON VIEW meraki.customer_devices IS 'Live devices of mapped networks, with their customer.';
+COMMENT ON COLUMN meraki.customer_devices.customer_id IS 'The MSP''s customer id.';
+COMMENT ON COLUMN meraki.customer_devices.customer_name IS 'The MSP''s customer name.';
+COMMENT ON COLUMN meraki.customer_devices.organization_id IS 'Meraki organization id.';
+COMMENT ON COLUMN meraki.customer_devices.network_id IS 'Meraki network id.';
+COMMENT ON COLUMN meraki.customer_devices.network_name IS 'Network name.';
+COMMENT ON COLUMN meraki.customer_devices.serial IS 'Device serial number.';
+COMMENT ON COLUMN meraki.customer_devices.name IS 'Device name.';
+COMMENT ON COLUMN meraki.customer_devices.model IS 'Device model.';
+COMMENT ON COLUMN meraki.customer_devices.product_type IS 'Product type.';
+COMMENT ON COLUMN meraki.customer_devices.mac IS 'MAC address.';
+COMMENT ON COLUMN meraki.customer_devices.firmware IS 'Firmware version.';
+COMMENT ON COLUMN meraki.customer_devices.status IS 'online, alerting, offline or dormant.';
+COMMENT ON COLUMN meraki.customer_devices.last_reported_at IS 'When the device last reported to the Meraki cloud.';
+COMMENT ON COLUMN meraki.customer_devices.public_ip IS 'Public IP of the device.';
+COMMENT ON COLUMN meraki.customer_devices.lan_ip IS 'LAN IP of the device.';
+
+CREATE OR REPLACE VIEW meraki.customer_uplinks AS
+SELECT m.customer_id, m.customer_name, u.organization_id, u.network_id, n.name AS network_name,
+       u.serial, u.model, u.interface, u.status, u.status_since, u.ip, u.public_ip,
+       u.provider, u.signal_type, u.rsrp, u.rsrq, u.roaming, u.last_reported_at
+FROM meraki.customer_map m
+JOIN meraki.uplink_statuses u ON u.network_id = m.network_id AND u.organization_id = m.organization_id
+JOIN meraki.networks n ON n.id = u.network_id
+WHERE u.removed_at IS NULL;
+COMMENT ON VIEW meraki.customer_uplinks IS 'Current uplink statuses of mapped networks, with their customer.';
+COMMENT ON COLUMN meraki.customer_uplinks.customer_id IS 'The MSP''s customer id.';
+COMMENT ON COLUMN meraki.customer_uplinks.customer_name IS 'The MSP''s customer name.';
+COMMENT ON COLUMN meraki.customer_uplinks.organization_id IS 'Meraki organization id.';
+COMMENT ON COLUMN meraki.customer_uplinks.network_id IS 'Meraki network id.';
+COMMENT ON COLUMN meraki.customer_uplinks.network_name IS 'Network name.';
+COMMENT ON COLUMN meraki.customer_uplinks.serial IS 'Device serial number.';
+COMMENT ON COLUMN meraki.customer_uplinks.model IS 'Device model.';
+COMMENT ON COLUMN meraki.customer_uplinks.interface IS 'wan1, wan2, wan3 or cellular.';
+COMMENT ON COLUMN meraki.customer_uplinks.status IS 'active, ready, connecting, not connected or failed.';
+COMMENT ON COLUMN meraki.customer_uplinks.status_since IS 'When the current status was first seen.';
+COMMENT ON COLUMN meraki.customer_uplinks.ip IS 'Uplink IP.';
+COMMENT ON COLUMN meraki.customer_uplinks.public_ip IS 'Public IP of the uplink.';
+COMMENT ON COLUMN meraki.customer_uplinks.provider IS 'Cellular carrier.';
+COMMENT ON COLUMN meraki.customer_uplinks.signal_type IS 'Cellular signal type.';
+COMMENT ON COLUMN meraki.customer_uplinks.rsrp IS 'Cellular RSRP, dBm.';
+COMMENT ON COLUMN meraki.customer_uplinks.rsrq IS 'Cellular RSRQ, dB.';
+COMMENT ON COLUMN meraki.customer_uplinks.roaming IS 'True while the SIM is roaming.';
+COMMENT ON COLUMN meraki.customer_uplinks.last_reported_at IS 'When the device last reported its uplinks.';
+
+CREATE OR REPLACE VIEW meraki.customer_failover_events AS
+SELECT m.customer_id, m.customer_name, f.*
+FROM meraki.customer_map m
+JOIN meraki.failover_events f ON f.network_id = m.network_id AND f.organization_id = m.organization_id;
+COMMENT ON VIEW meraki.customer_failover_events IS 'Failover episodes of mapped networks, with their customer.';
+COMMENT ON COLUMN meraki.customer_failover_events.customer_id IS 'The MSP''s customer id.';
+COMMENT ON COLUMN meraki.customer_failover_events.customer_name IS 'The MSP''s customer name.';
+COMMENT ON COLUMN meraki.customer_failover_events.serial IS 'Device serial number.';
+COMMENT ON COLUMN meraki.customer_failover_events.device_name IS 'Device name.';
+COMMENT ON COLUMN meraki.customer_failover_events.model IS 'Device model.';
+COMMENT ON COLUMN meraki.customer_failover_events.organization_id IS 'Organization of the device.';
+COMMENT ON COLUMN meraki.customer_failover_events.network_id IS 'Network of the device.';
+COMMENT ON COLUMN meraki.customer_failover_events.network_name IS 'Network name.';
+COMMENT ON COLUMN meraki.customer_failover_events.interface IS 'The backup uplink that carried traffic.';
+COMMENT ON COLUMN meraki.customer_failover_events.started_at IS 'When the failover was first seen.';
+COMMENT ON COLUMN meraki.customer_failover_events.ended_at IS 'When traffic was first seen back off the backup uplink; NULL while ongoing.';
+COMMENT ON COLUMN meraki.customer_failover_events.ongoing IS 'True while the device is still failed over.';
+COMMENT ON COLUMN meraki.customer_failover_events.duration IS 'How long the episode lasted (so far, when ongoing).';
+
+CREATE OR REPLACE VIEW meraki.customer_uplink_samples AS
+SELECT m.customer_id, m.customer_name, s.organization_id, s.network_id, s.serial, s.uplink,
+       s.ip, s.ts, s.loss_percent, s.latency_ms
+FROM meraki.customer_map m
+JOIN meraki.uplink_samples s ON s.network_id = m.network_id AND s.organization_id = m.organization_id;
+COMMENT ON VIEW meraki.customer_uplink_samples IS 'Loss and latency samples of mapped networks, with their customer.';
+COMMENT ON COLUMN meraki.customer_uplink_samples.customer_id IS 'The MSP''s customer id.';
+COMMENT ON COLUMN meraki.customer_uplink_samples.customer_name IS 'The MSP''s customer name.';
+COMMENT ON COLUMN meraki.customer_uplink_samples.organization_id IS 'Organization of the device.';
+COMMENT ON COLUMN meraki.customer_uplink_samples.network_id IS 'Network of the device.';
+COMMENT ON COLUMN meraki.customer_uplink_samples.serial IS 'Device serial number.';
+COMMENT ON COLUMN meraki.customer_uplink_samples.uplink IS 'Uplink measured.';
+COMMENT ON COLUMN meraki.customer_uplink_samples.ip IS 'Probe destination IP.';
+COMMENT ON COLUMN meraki.customer_uplink_samples.ts IS 'Sample time.';
+COMMENT ON COLUMN meraki.customer_uplink_samples.loss_percent IS 'Packet loss, percent.';
+COMMENT ON COLUMN meraki.customer_uplink_samples.latency_ms IS 'Latency, milliseconds.';
+
+CREATE OR REPLACE VIEW meraki.customer_sase_sites AS
+SELECT m.customer_id, m.customer_name, s.organization_id, s.network_id, n.name AS network_name,
+       s.site_id, s.name, s.model, s.region, s.status, s.vpn_type, s.default_route, s.local_subnets
+FROM meraki.customer_map m
+JOIN meraki.sase_sites s ON s.network_id = m.network_id AND s.organization_id = m.organization_id
+JOIN meraki.networks n ON n.id = s.network_id
+WHERE s.removed_at IS NULL;
+COMMENT ON VIEW meraki.customer_sase_sites IS 'Secure Access sites of mapped networks, with their customer.';
+COMMENT ON COLUMN meraki.customer_sase_sites.customer_id IS 'The MSP''s customer id.';
+COMMENT ON COLUMN meraki.customer_sase_sites.customer_name IS 'The MSP''s customer name.';
+COMMENT ON COLUMN meraki.customer_sase_sites.organization_id IS 'Organization of the site.';
+COMMENT ON COLUMN meraki.customer_sase_sites.network_id IS 'Network the site is attached to.';
+COMMENT ON COLUMN meraki.customer_sase_sites.network_name IS 'Network name.';
+COMMENT ON COLUMN meraki.customer_sase_sites.site_id IS 'Secure Access site id.';
+COMMENT ON COLUMN meraki.customer_sase_sites.name IS 'Site name.';
+COMMENT ON COLUMN meraki.customer_sase_sites.model IS 'Model of the site''s appliance.';
+COMMENT ON COLUMN meraki.customer_sase_sites.region IS 'Secure Access region slug.';
+COMMENT ON COLUMN meraki.customer_sase_sites.status IS 'Site status.';
+COMMENT ON COLUMN meraki.customer_sase_sites.vpn_type IS 'spoke or hub.';
+COMMENT ON COLUMN meraki.customer_sase_sites.default_route IS 'True when the default route goes through Secure Access.';
+COMMENT ON COLUMN meraki.customer_sase_sites.local_subnets IS 'Local subnets the site advertises.';
+
+INSERT INTO meraki.schema_version (version) VALUES (1), (2) ON CONFLICT (version) DO NOTHING;
