@@ -16,7 +16,8 @@ Rows are sorted oldest first, (ts, serial), and paged with perPage 3..1000 (defa
 `productTypes[]`, `networkIds[]`, `statuses[]` (the new status). An empty page means no change.
 
 Transitions are computed per (org, UTC day) from each device's 12-hour slots, never window by
-window, and kept in a small cache, so paging through a long range costs each day once.
+window, and kept in a small cache; a page reads only the days it needs (from its token's day
+on), so paging through a long range costs each day once.
 """
 
 from __future__ import annotations
@@ -295,6 +296,66 @@ def _malformed_history(row: Row) -> Row:
     return {**row, "ts": "not-a-date"}
 
 
+class _Range:
+    """The kept transitions of [t0, t1), read day by day only as far as a page needs."""
+
+    def __init__(
+        self, world: World, org: Organization, t0: float, t1: float, keep: Callable[[Change], bool]
+    ) -> None:
+        self._world, self._org, self._t0, self._t1, self._keep = world, org, t0, t1, keep
+        self.first_day = math.floor(t0 / DAY_S)
+        self.last_day = math.ceil(t1 / DAY_S) - 1
+        self._days: dict[int, tuple[list[str], list[Change]]] = {}
+
+    def day(self, day: int) -> tuple[list[str], list[Change]]:
+        """The keys and transitions of one day inside the range, sorted."""
+        if day not in self._days:
+            kept = [
+                change
+                for change in history_cache(self._world).day(self._world.seed, self._org, day)
+                if self._t0 <= change.ts < self._t1 and self._keep(change)
+            ]
+            self._days[day] = ([change.key for change in kept], kept)
+        return self._days[day]
+
+    def _day_of(self, token: str | None, default: int) -> int:
+        head = (token or "")[:10]
+        if len(head) == 10 and head.isdigit():
+            return min(max(int(head) // _DAY_WINDOWS, self.first_day), self.last_day)
+        return default
+
+    def after(self, token: str | None, count: int, *, inclusive: bool = False) -> list[Change]:
+        """Up to `count` transitions with key > token (>= when inclusive), oldest first."""
+        found: list[Change] = []
+        day = self._day_of(token, self.first_day)
+        if token == HISTORY_PAGING.high_sentinel:
+            return found
+        while day <= self.last_day and len(found) < count:
+            keys, changes = self.day(day)
+            if token is None:
+                index = 0
+            elif inclusive:
+                index = bisect.bisect_left(keys, token)
+            else:
+                index = bisect.bisect_right(keys, token)
+            found.extend(changes[index : index + count - len(found)])
+            day += 1
+        return found
+
+    def before(self, token: str | None, count: int) -> list[Change]:
+        """Up to `count` transitions with key < token, the newest ones, oldest first."""
+        found: list[Change] = []
+        day = self._day_of(token, self.last_day)
+        if token == HISTORY_PAGING.low_sentinel:
+            return found
+        while day >= self.first_day and len(found) < count:
+            keys, changes = self.day(day)
+            index = len(keys) if token is None else bisect.bisect_left(keys, token)
+            found[:0] = changes[max(0, index - (count - len(found))) : index]
+            day -= 1
+        return found
+
+
 def handle_change_history(call: Call) -> web.Response:
     """Answer one changeHistory request: one page and its Link header."""
     sim = call.simulator
@@ -305,25 +366,34 @@ def handle_change_history(call: Call) -> web.Response:
     except (PaginationError, WindowError) as exc:
         return error_response(400, str(exc))
     org = call.organization
-    items = changes_between(sim.world, org, t0, t1, _history_filter(query))
-    keys = [change.key for change in items]
+    span = _Range(sim.world, org, t0, t1, _history_filter(query))
     after, before = query.get(STARTING_AFTER), query.get(ENDING_BEFORE)
-    if after is not None:
-        start = bisect.bisect_right(keys, after)
-        end = min(start + size, len(items))
-    elif before is not None:
-        end = bisect.bisect_left(keys, before)
-        start = max(0, end - size)
+    if after is None and before is not None:
+        page = span.before(before, size + 1)
+        has_prev = len(page) > size
+        page = page[-size:] if has_prev else page
+        has_next = bool(span.after(before, 1, inclusive=True))
     else:
-        start, end = 0, min(size, len(items))
+        page = span.after(after, size + 1)
+        has_next = len(page) > size
+        page = page[:size]
+        has_prev = after not in (None, HISTORY_PAGING.low_sentinel) and bool(
+            span.before(f"{after}\x00", 1)
+        )
     networks = {network.id: network for network in org.networks}
     rows = []
-    for change in items[start:end]:
+    for change in page:
         row = history_row(change, networks.get(change.device.network_id))
         if sim.faults.is_malformed(call.template, change.key):
             row = _malformed_history(row)
         rows.append(row)
-    link = _link(call, keys, start, end)
+    prev_token = page[0].key if page else (after or HISTORY_PAGING.high_sentinel)
+    next_token = page[-1].key if page else (before or HISTORY_PAGING.low_sentinel)
+    link = _link(
+        call,
+        prev_token=prev_token if has_prev else None,
+        next_token=next_token if has_next else None,
+    )
     return web.Response(
         text=json.dumps(rows, separators=(",", ":")),
         content_type="application/json",
@@ -331,7 +401,7 @@ def handle_change_history(call: Call) -> web.Response:
     )
 
 
-def _link(call: Call, keys: list[str], start: int, end: int) -> str:
+def _link(call: Call, *, prev_token: str | None, next_token: str | None) -> str:
     base = str(call.request.url.with_query(None))
     kept = [
         (name, value)
@@ -344,9 +414,9 @@ def _link(call: Call, keys: list[str], start: int, end: int) -> str:
 
     spec = HISTORY_PAGING
     links = [f"<{url(STARTING_AFTER, spec.low_sentinel)}>; rel=first"]
-    if start > 0:
-        links.append(f"<{url(ENDING_BEFORE, keys[start] if start < len(keys) else 'z')}>; rel=prev")
-    if end < len(keys):
-        links.append(f"<{url(STARTING_AFTER, keys[end - 1] if end else '0')}>; rel=next")
+    if prev_token is not None:
+        links.append(f"<{url(ENDING_BEFORE, prev_token)}>; rel=prev")
+    if next_token is not None:
+        links.append(f"<{url(STARTING_AFTER, next_token)}>; rel=next")
     links.append(f"<{url(ENDING_BEFORE, spec.high_sentinel)}>; rel=last")
     return ", ".join(links)

@@ -160,9 +160,10 @@ async def test_status_and_its_change_history_agree(
         for r in await db.fetch("SELECT serial, status FROM meraki.devices")
     }
     since = await db.fetchval("SELECT max(ts) FROM meraki.device_status_changes")
-    # Past the third boundary by more than the change history's settle time, so its range
-    # reaches the boundary the current status comes from.
-    sim.simulator.advance_clock(3 * 300 + 120)
+    # An hour (a dozen boundaries: some devices change whatever the start time), and past
+    # the last boundary by more than the change history's settle time, so its range reaches
+    # the boundary the current status comes from.
+    sim.simulator.advance_clock(12 * 300 + 120)
 
     await sync_pass(ctx)
 
@@ -171,7 +172,7 @@ async def test_status_and_its_change_history_agree(
         for r in await db.fetch("SELECT serial, status FROM meraki.devices")
     }
     flipped = {s for s in before if before[s] != after[s]}
-    assert flipped, "the simulator changes some statuses every 5 minutes"
+    assert flipped, "the simulator changes some statuses every hour"
     history = await db.fetch(
         "SELECT serial, old_status, new_status FROM meraki.device_status_changes"
         " WHERE ts > $1 ORDER BY serial, ts",
