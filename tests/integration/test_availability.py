@@ -255,10 +255,19 @@ async def test_postgres_away_or_api_failing_never_advances_the_watermark(
 async def test_statuses_feed_last_report_and_power_supplies_but_not_status_or_lan_ip(
     ctx: SyncContext, db: asyncpg.Connection, sim: RunningSimulator
 ) -> None:
-    """devices/statuses writes last report, public IP and power supplies; status and lan_ip
-    (owned by availabilities and the inventory) stay as they were, updated_at too."""
+    """devices/statuses writes last report, public IP and power supplies (a pulled one marked
+    removed); status and lan_ip (owned by availabilities and the inventory) stay as they
+    were, updated_at too."""
     await sync_pass(ctx)
     await db.execute("UPDATE meraki.devices SET status = 'sentinel', lan_ip = '192.0.2.1'")
+    # A third supply the listing no longer carries: it is marked removed, not dropped.
+    pulled = await db.fetchval(
+        "INSERT INTO meraki.device_power_supplies"
+        " (serial, slot, organization_id, first_seen_at, last_seen_at, updated_at)"
+        " SELECT serial, 3, organization_id, now(), now(), now()"
+        " FROM meraki.device_power_supplies WHERE slot = 1 LIMIT 1 RETURNING serial"
+    )
+    assert pulled is not None
     frozen = {
         r["serial"]: r["updated_at"]
         for r in await db.fetch("SELECT serial, updated_at FROM meraki.devices")
@@ -294,6 +303,10 @@ async def test_statuses_feed_last_report_and_power_supplies_but_not_status_or_la
     )
     assert {tuple(r.values())[:6] for r in supplies} == expected
     assert all(r["module_serial"] for r in supplies)
+    removed = await db.fetch(
+        "SELECT serial, slot FROM meraki.device_power_supplies WHERE removed_at IS NOT NULL"
+    )
+    assert [tuple(r.values()) for r in removed] == [(pulled, 3)]
 
 
 @pytest.mark.simulator(orgs=2, networks_per_org=3, devices_per_network=10)
