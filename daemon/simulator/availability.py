@@ -179,17 +179,27 @@ def change_key(at: int, serial: str) -> str:
     return f"{at:010d}/{serial}"
 
 
+DayChanges = tuple[list[str], list[Change]]
+
+
+def _bounds(keys: list[str], t0: float, t1: float) -> tuple[int, int]:
+    """The slice of sorted keys whose transitions have t0 <= ts < t1 (keys sort by window)."""
+    low = change_key(math.ceil(t0 / STATUS_PERIOD_S), "")
+    high = change_key(math.ceil(t1 / STATUS_PERIOD_S), "")
+    return bisect.bisect_left(keys, low), bisect.bisect_left(keys, high)
+
+
 class HistoryCache:
     """Per (org, UTC day) sorted transitions, recomputed when the org's devices change."""
 
     def __init__(self, budget: int = CACHE_BUDGET) -> None:
         self._budget = budget
         self._held = 0
-        self._days: OrderedDict[tuple[int, str, int], tuple[tuple[Device, ...], list[Change]]]
+        self._days: OrderedDict[tuple[int, str, int], tuple[tuple[Device, ...], DayChanges]]
         self._days = OrderedDict()
 
-    def day(self, seed: int, org: Organization, day: int) -> list[Change]:
-        """Every transition of the org's devices in UTC day `day`, sorted by key."""
+    def day(self, seed: int, org: Organization, day: int) -> DayChanges:
+        """Every transition of the org's devices in UTC day `day` and their keys, sorted."""
         devices = tuple(org.devices)
         cache_key = (seed, org.id, day)
         cached = self._days.get(cache_key)
@@ -203,14 +213,15 @@ class HistoryCache:
             for change in transitions(seed, device, first, first + _DAY_WINDOWS - 1)
         ]
         changes.sort(key=lambda change: change.key)
+        found = ([change.key for change in changes], changes)
         if cached is not None:
-            self._held -= len(cached[1])
-        self._days[cache_key] = (devices, changes)
+            self._held -= len(cached[1][1])
+        self._days[cache_key] = (devices, found)
         self._held += len(changes)
         while self._held > self._budget and len(self._days) > 1:
-            _, (_, dropped) = self._days.popitem(last=False)
+            _, (_, (_, dropped)) = self._days.popitem(last=False)
             self._held -= len(dropped)
-        return changes
+        return found
 
 
 _CACHES: weakref.WeakKeyDictionary[World, HistoryCache] = weakref.WeakKeyDictionary()
@@ -231,11 +242,9 @@ def changes_between(
     cache = history_cache(world)
     found: list[Change] = []
     for day in range(math.floor(t0 / DAY_S), math.ceil(t1 / DAY_S)):
-        found.extend(
-            change
-            for change in cache.day(world.seed, org, day)
-            if t0 <= change.ts < t1 and keep(change)
-        )
+        keys, changes = cache.day(world.seed, org, day)
+        low, high = _bounds(keys, t0, t1)
+        found.extend(change for change in changes[low:high] if keep(change))
     return found
 
 
@@ -250,11 +259,14 @@ def expected_changes(world: World, org: Organization, t0: float, t1: float) -> s
     }
 
 
-def _history_filter(query: MultiMapping[str]) -> Callable[[Change], bool]:
+def _history_filter(query: MultiMapping[str]) -> Callable[[Change], bool] | None:
+    """The request's filters as a predicate, or None when it has none."""
     serials = set(array_param(query, "serials"))
     product_types = set(array_param(query, "productTypes"))
     network_ids = set(array_param(query, "networkIds"))
     statuses = set(array_param(query, "statuses"))
+    if not (serials or product_types or network_ids or statuses):
+        return None
 
     def keep(change: Change) -> bool:
         device = change.device
@@ -300,7 +312,12 @@ class _Range:
     """The kept transitions of [t0, t1), read day by day only as far as a page needs."""
 
     def __init__(
-        self, world: World, org: Organization, t0: float, t1: float, keep: Callable[[Change], bool]
+        self,
+        world: World,
+        org: Organization,
+        t0: float,
+        t1: float,
+        keep: Callable[[Change], bool] | None,
     ) -> None:
         self._world, self._org, self._t0, self._t1, self._keep = world, org, t0, t1, keep
         self.first_day = math.floor(t0 / DAY_S)
@@ -310,12 +327,13 @@ class _Range:
     def day(self, day: int) -> tuple[list[str], list[Change]]:
         """The keys and transitions of one day inside the range, sorted."""
         if day not in self._days:
-            kept = [
-                change
-                for change in history_cache(self._world).day(self._world.seed, self._org, day)
-                if self._t0 <= change.ts < self._t1 and self._keep(change)
-            ]
-            self._days[day] = ([change.key for change in kept], kept)
+            keys, changes = history_cache(self._world).day(self._world.seed, self._org, day)
+            low, high = _bounds(keys, self._t0, self._t1)
+            if self._keep is None:
+                self._days[day] = (keys[low:high], changes[low:high])
+            else:
+                kept = [change for change in changes[low:high] if self._keep(change)]
+                self._days[day] = ([change.key for change in kept], kept)
         return self._days[day]
 
     def _day_of(self, token: str | None, default: int) -> int:
