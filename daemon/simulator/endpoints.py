@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from aiohttp import web
 from multidict import MultiMapping
 
-from daemon.simulator import availability, render, sase, uplinks
+from daemon.simulator import availability, change_history, render, sase, uplinks
 from daemon.simulator.lossapi import handle_loss_and_latency
 from daemon.simulator.pagination import PageSpec
 from daemon.simulator.routing import (
@@ -131,7 +131,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/organizations/{id}/devices/availabilities", paged(availability.AVAILABILITIES)),
     Route(
         "/organizations/{id}/devices/availabilities/changeHistory",
-        availability.handle_change_history,
+        change_history.handle_change_history,
     ),
 )
 

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from daemon.simulator.app import build_app
-from daemon.simulator.availability import changes_between
+from daemon.simulator.change_history import changes_between
 from daemon.simulator.faults import FaultInjector, FaultSettings
 from daemon.simulator.options import SimulatorOptions
 from daemon.simulator.ratelimit import RateLimiter

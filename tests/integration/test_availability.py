@@ -13,8 +13,8 @@ import pytest
 
 from daemon.meraki.client import MerakiClient
 from daemon.simulator import RunningSimulator
-from daemon.simulator.availability import ChangeTuple, expected_changes
 from daemon.simulator.catalog import POWER_SUPPLY_MODELS
+from daemon.simulator.change_history import ChangeTuple, expected_changes
 from daemon.simulator.status import device_status
 from daemon.store import Store
 from daemon.sync.availability import SETTLE, sync_availability_changes
