@@ -4,6 +4,7 @@ Meraki's own times behind a watermark, and what the deprecated statuses endpoint
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ from daemon.simulator.change_history import ChangeTuple, expected_changes
 from daemon.simulator.status import device_status
 from daemon.store import Store
 from daemon.sync.availability import SETTLE, sync_availability_changes
-from daemon.sync.datasets import DEVICE_STATUSES
+from daemon.sync.datasets import DEVICE_AVAILABILITIES, DEVICE_STATUSES, DEVICES, Dataset
 from daemon.sync.full_pass import sync_pass
 from daemon.sync.run import SyncContext, SyncOptions, run_dataset
 from tests.conftest import sim_clock
@@ -352,3 +353,57 @@ async def test_a_v2_database_keeps_its_polled_changes_marked_as_polled(
         "SELECT count(*) FROM meraki.device_status_changes WHERE source = 'polled'"
     ) == len(polled)
     await assert_history_is_exact(db, sim, org_id)
+
+
+SENTINELS = {
+    "text": "'sentinel'",
+    "ARRAY": "'{sentinel}'",
+    "double precision": "-1",
+    "timestamp with time zone": "'2000-01-01T00:00:00Z'",
+}
+
+
+@pytest.mark.parametrize("dataset", [DEVICES, DEVICE_AVAILABILITIES, DEVICE_STATUSES])
+@pytest.mark.simulator(orgs=2, networks_per_org=3, devices_per_network=10)
+async def test_each_devices_column_is_written_only_by_the_source_its_comment_names(
+    ctx: SyncContext, db: asyncpg.Connection, sim: RunningSimulator, dataset: Dataset
+) -> None:
+    """Every meraki.devices column owned (per its COMMENT's `Source:`) by another dataset keeps
+    the value it had when `dataset` runs: no two datasets fight over a column."""
+    await sync_pass(ctx)
+    columns = await db.fetch(
+        "SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,"
+        " col_description(a.attrelid, a.attnum) AS comment"
+        " FROM pg_attribute a WHERE a.attrelid = 'meraki.devices'::regclass"
+        " AND a.attnum > 0 AND NOT a.attisdropped"
+    )
+    owners = {}
+    for column in columns:
+        found = re.search(r"Source: (\w+)", column["comment"] or "")
+        if found:
+            owners[column["name"]] = (found[1], column["type"])
+    assert {owner for owner, _ in owners.values()} == {
+        "devices",
+        "device_availabilities",
+        "device_statuses",
+    }
+    others = {
+        name: type_
+        for name, (owner, type_) in owners.items()
+        if owner != dataset.name and name not in ("serial", "organization_id")
+    }
+    assert others
+    sets = ", ".join(
+        f"{name} = {SENTINELS['ARRAY' if type_.endswith('[]') else type_]}"
+        for name, type_ in others.items()
+    )
+    await db.execute(f"UPDATE meraki.devices SET {sets}")  # names from the catalog
+    listed = ", ".join(others)
+    before = await db.fetch(f"SELECT serial, {listed} FROM meraki.devices ORDER BY serial")
+    sim.simulator.advance_clock(3600)
+
+    for org_id in live_org_ids(sim):
+        assert (await run_dataset(ctx, dataset, org_id)).outcome == "ok"
+
+    after = await db.fetch(f"SELECT serial, {listed} FROM meraki.devices ORDER BY serial")
+    assert after == before
