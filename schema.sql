@@ -662,9 +662,19 @@ COMMENT ON COLUMN meraki.customer_sase_sites.local_subnets IS 'Local subnets the
 ALTER TABLE meraki.device_status_changes ADD COLUMN IF NOT EXISTS source text NOT NULL DEFAULT 'polled';
 ALTER TABLE meraki.device_status_changes ALTER COLUMN source DROP DEFAULT;
 ALTER TABLE meraki.device_status_changes ADD COLUMN IF NOT EXISTS ts timestamptz;
-ALTER TABLE meraki.device_status_changes DROP CONSTRAINT IF EXISTS device_status_changes_source_check;
-ALTER TABLE meraki.device_status_changes ADD CONSTRAINT device_status_changes_source_check
-    CHECK (source IN ('polled', 'changeHistory') AND (source = 'polled' OR ts IS NOT NULL));
+-- Added once: re-adding it at every migrate would re-check the whole history each time.
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_constraint
+        WHERE conname = 'device_status_changes_source_check'
+          AND conrelid = 'meraki.device_status_changes'::regclass
+    ) THEN
+        ALTER TABLE meraki.device_status_changes ADD CONSTRAINT device_status_changes_source_check
+            CHECK (source IN ('polled', 'changeHistory') AND (source = 'polled' OR ts IS NOT NULL));
+    END IF;
+END
+$$;
 -- The natural key of a Meraki transition; polled rows have no ts and never collide.
 CREATE UNIQUE INDEX IF NOT EXISTS device_status_changes_transition_key
     ON meraki.device_status_changes (serial, ts, old_status, new_status);

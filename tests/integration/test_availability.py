@@ -343,6 +343,13 @@ async def test_a_v2_database_keeps_its_polled_changes_marked_as_polled(
             " FROM meraki.device_status_changes ORDER BY id"
         )
         assert [tuple(r.values()) for r in kept] == [(*p, "polled", None) for p in polled]
+        with pytest.raises(asyncpg.CheckViolationError):
+            await db.execute(
+                "INSERT INTO meraki.device_status_changes (serial, organization_id,"
+                " old_status, new_status, observed_at, source)"
+                " VALUES ('Q2XX-OLD1-0003', $1, 'online', 'offline', now(), 'changeHistory')",
+                org_id,
+            )
         ctx = SyncContext(client=client, store=store, now=sim_clock(sim), options=SyncOptions())
         result = await sync_availability_changes(ctx, org_id)
         assert result.outcome == "ok"
