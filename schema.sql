@@ -719,6 +719,112 @@ COMMENT ON COLUMN meraki.customer_sase_site_history.status IS 'Status from then 
 
 
 -- v3: device availability and its change history.
+-- Status now comes from GET /organizations/{id}/devices/availabilities and its transitions,
+-- with Meraki's own times, from .../availabilities/changeHistory; the deprecated
+-- devices/statuses keeps only what no GA feed gives. Transitions of v2 (seen by comparing two
+-- polls, stamped with our observation time) are kept and marked `polled`.
+ALTER TABLE meraki.device_status_changes ADD COLUMN IF NOT EXISTS source text NOT NULL DEFAULT 'polled';
+ALTER TABLE meraki.device_status_changes ALTER COLUMN source DROP DEFAULT;
+ALTER TABLE meraki.device_status_changes ADD COLUMN IF NOT EXISTS ts timestamptz;
+-- Added once: re-adding it at every migrate would re-check the whole history each time.
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_constraint
+        WHERE conname = 'device_status_changes_source_check'
+          AND conrelid = 'meraki.device_status_changes'::regclass
+    ) THEN
+        ALTER TABLE meraki.device_status_changes ADD CONSTRAINT device_status_changes_source_check
+            CHECK (source IN ('polled', 'changeHistory') AND (source = 'polled' OR ts IS NOT NULL));
+    END IF;
+END
+$$;
+-- The natural key of a Meraki transition; polled rows have no ts and never collide.
+CREATE UNIQUE INDEX IF NOT EXISTS device_status_changes_transition_key
+    ON meraki.device_status_changes (serial, ts, old_status, new_status);
+CREATE INDEX IF NOT EXISTS device_status_changes_ts_idx ON meraki.device_status_changes (ts);
+COMMENT ON TABLE meraki.device_status_changes IS 'One row per device status transition. Since schema v3 (source changeHistory): every transition Meraki lists in GET /organizations/{id}/devices/availabilities/changeHistory, at Meraki''s own time ts, once each (key serial, ts, old_status, new_status), gapless since meraki.device_availability_watermarks.covered_from. Before (source polled): transitions seen between two polls of the statuses endpoint, at observed_at.';
+COMMENT ON COLUMN meraki.device_status_changes.id IS 'Row id, increasing in the order transitions were recorded (not in the order they happened: order by ts).';
+COMMENT ON COLUMN meraki.device_status_changes.network_id IS 'Network of the device at the time (changeHistory network.id).';
+COMMENT ON COLUMN meraki.device_status_changes.observed_at IS 'When meraki-sync recorded the transition: for polled rows the sync that saw the new status (the transition happened since the previous sync); for changeHistory rows the fetch time.';
+COMMENT ON COLUMN meraki.device_status_changes.last_reported_at IS 'Polled rows only: the device''s lastReportedAt when the new status was seen; NULL for changeHistory rows.';
+COMMENT ON COLUMN meraki.device_status_changes.source IS 'changeHistory: listed by Meraki with its time ts; polled: inferred by schema v2 from two polls of devices/statuses, time known only as observed_at.';
+COMMENT ON COLUMN meraki.device_status_changes.ts IS 'When the transition happened, as Meraki reports it (changeHistory rows); NULL for polled rows.';
+
+CREATE TABLE IF NOT EXISTS meraki.device_availability_watermarks (
+    organization_id text        PRIMARY KEY,
+    covered_from    timestamptz NOT NULL,
+    covered_until   timestamptz NOT NULL,
+    fetched_at      timestamptz NOT NULL,
+    changes         integer     NOT NULL
+);
+COMMENT ON TABLE meraki.device_availability_watermarks IS 'The change-history watermark: per organization, the time range whose status transitions are all in meraki.device_status_changes, advanced in the same transaction as the rows it covers, never past what was fully fetched. After any outage the next run fetches from covered_until (less a small overlap) up to Meraki''s 31-day lookback.';
+COMMENT ON COLUMN meraki.device_availability_watermarks.organization_id IS 'Organization.';
+COMMENT ON COLUMN meraki.device_availability_watermarks.covered_from IS 'Start of the gapless range: the first fetch, or the oldest time Meraki still had after an outage longer than its 31 days.';
+COMMENT ON COLUMN meraki.device_availability_watermarks.covered_until IS 'End of the gapless range (exclusive): every transition before it is stored.';
+COMMENT ON COLUMN meraki.device_availability_watermarks.fetched_at IS 'When the range was last advanced.';
+COMMENT ON COLUMN meraki.device_availability_watermarks.changes IS 'Transitions listed by the fetch that last advanced the range (an empty answer means no device changed).';
+
+CREATE TABLE IF NOT EXISTS meraki.device_power_supplies (
+    serial          text        NOT NULL,
+    slot            integer     NOT NULL,
+    organization_id text        NOT NULL,
+    module_serial   text,
+    model           text,
+    status          text,
+    poe_unit        text,
+    poe_maximum     integer,
+    first_seen_at   timestamptz NOT NULL,
+    last_seen_at    timestamptz NOT NULL,
+    updated_at      timestamptz NOT NULL,
+    removed_at      timestamptz,
+    PRIMARY KEY (serial, slot)
+);
+CREATE INDEX IF NOT EXISTS device_power_supplies_organization_id_idx ON meraki.device_power_supplies (organization_id);
+COMMENT ON TABLE meraki.device_power_supplies IS 'Power supplies of devices that report them (rackmount MS and MX), from components.powerSupplies of GET /organizations/{id}/devices/statuses (dataset device_statuses): the only hardware health in the synced feeds.';
+COMMENT ON COLUMN meraki.device_power_supplies.serial IS 'Serial of the device the supply is in.';
+COMMENT ON COLUMN meraki.device_power_supplies.slot IS 'Slot number of the supply in the device.';
+COMMENT ON COLUMN meraki.device_power_supplies.organization_id IS 'Organization of the device.';
+COMMENT ON COLUMN meraki.device_power_supplies.module_serial IS 'Serial number of the power supply itself.';
+COMMENT ON COLUMN meraki.device_power_supplies.model IS 'Power supply model, e.g. PWR-MS320-1025WAC.';
+COMMENT ON COLUMN meraki.device_power_supplies.status IS 'Power supply status as Meraki reports it, e.g. powering.';
+COMMENT ON COLUMN meraki.device_power_supplies.poe_unit IS 'Unit of poe_maximum (watts).';
+COMMENT ON COLUMN meraki.device_power_supplies.poe_maximum IS 'PoE budget the supply provides, in poe_unit.';
+COMMENT ON COLUMN meraki.device_power_supplies.first_seen_at IS 'When meraki-sync first saw the supply in this slot.';
+COMMENT ON COLUMN meraki.device_power_supplies.last_seen_at IS 'When the supply was last listed.';
+COMMENT ON COLUMN meraki.device_power_supplies.updated_at IS 'When any synced column of this row last changed.';
+COMMENT ON COLUMN meraki.device_power_supplies.removed_at IS 'When the device was listed without this slot (supply pulled); NULL while listed.';
+
+-- Every column of meraki.devices has one source dataset, named here.
+ALTER TABLE meraki.devices ADD COLUMN IF NOT EXISTS reported_checked_at timestamptz;
+COMMENT ON TABLE meraki.devices IS 'Meraki devices (MX, MS, MR, MV, MT, MG, …). Each column has one source dataset, named in its comment: devices (GET /organizations/{id}/devices, the inventory), device_availabilities (GET /organizations/{id}/devices/availabilities: status) or device_statuses (GET /organizations/{id}/devices/statuses: last report, public IP, gateway, DNS). A device listed by availabilities or statuses before the inventory is created with the identity fields they carry, which the inventory then owns.';
+COMMENT ON COLUMN meraki.devices.serial IS 'Device serial number (Meraki''s natural key). Source: devices.';
+COMMENT ON COLUMN meraki.devices.organization_id IS 'Organization the device belongs to. Source: devices.';
+COMMENT ON COLUMN meraki.devices.network_id IS 'Network the device is in; NULL when unassigned. Source: devices.';
+COMMENT ON COLUMN meraki.devices.name IS 'Device name in the Dashboard. Source: devices.';
+COMMENT ON COLUMN meraki.devices.model IS 'Hardware model, e.g. MX68, MS250-48FP, MR46, MV22, MT14, MG21. Source: devices.';
+COMMENT ON COLUMN meraki.devices.mac IS 'MAC address. Source: devices.';
+COMMENT ON COLUMN meraki.devices.product_type IS 'Product type: appliance, switch, wireless, camera, sensor, cellularGateway, … Source: devices.';
+COMMENT ON COLUMN meraki.devices.firmware IS 'Firmware version string. Source: devices.';
+COMMENT ON COLUMN meraki.devices.lan_ip IS 'LAN IP address. Source: devices (the statuses endpoint no longer writes it).';
+COMMENT ON COLUMN meraki.devices.tags IS 'Device tags. Source: devices.';
+COMMENT ON COLUMN meraki.devices.lat IS 'Latitude set in the Dashboard. Source: devices.';
+COMMENT ON COLUMN meraki.devices.lng IS 'Longitude set in the Dashboard. Source: devices.';
+COMMENT ON COLUMN meraki.devices.address IS 'Street address set in the Dashboard. Source: devices.';
+COMMENT ON COLUMN meraki.devices.notes IS 'Free-text notes on the device. Source: devices.';
+COMMENT ON COLUMN meraki.devices.status IS 'Current status: online, alerting, offline or dormant (Meraki refreshes it every 5 minutes). Source: device_availabilities; its transitions are in meraki.device_status_changes.';
+COMMENT ON COLUMN meraki.devices.last_reported_at IS 'When the device last reported to the Meraki cloud. Source: device_statuses.';
+COMMENT ON COLUMN meraki.devices.public_ip IS 'Public IP the device reaches the cloud from. Source: device_statuses.';
+COMMENT ON COLUMN meraki.devices.gateway IS 'Default gateway of the device. Source: device_statuses.';
+COMMENT ON COLUMN meraki.devices.ip_type IS 'How the LAN IP is assigned (dhcp, static). Source: device_statuses.';
+COMMENT ON COLUMN meraki.devices.primary_dns IS 'Primary DNS server. Source: device_statuses.';
+COMMENT ON COLUMN meraki.devices.secondary_dns IS 'Secondary DNS server. Source: device_statuses.';
+COMMENT ON COLUMN meraki.devices.status_checked_at IS 'When status was last refreshed. Source: device_availabilities.';
+COMMENT ON COLUMN meraki.devices.reported_checked_at IS 'When last_reported_at, public_ip, gateway, ip_type and the DNS servers were last refreshed. Source: device_statuses.';
+COMMENT ON COLUMN meraki.devices.first_seen_at IS 'When meraki-sync first saw the device (whichever dataset listed it first).';
+COMMENT ON COLUMN meraki.devices.last_seen_at IS 'When the device was last listed by the inventory. Source: devices (set once by whichever dataset created the row).';
+COMMENT ON COLUMN meraki.devices.updated_at IS 'When any synced column of this row last changed, whichever dataset changed it.';
+COMMENT ON COLUMN meraki.devices.removed_at IS 'When the device left the organization''s inventory (soft delete); NULL while it is listed. Source: devices.';
 
 
 -- v3: fields MSPs need (organizations, devices, cellular uplinks).

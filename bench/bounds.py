@@ -43,11 +43,16 @@ def _per_page(dataset: datasets.Dataset) -> int | None:
     return dataset.per_page
 
 
-def org_minimum(org: dict[str, Any], *, sase_known: bool = False) -> Counter[str]:
+def org_minimum(
+    org: dict[str, Any], *, sase_known: bool = False, history_known: bool = False
+) -> Counter[str]:
     """The fewest calls per path one org needs in a cold pass (one fresh loss/latency window).
 
     An org without Secure Access costs one 404 (one call proves the feature absent);
-    `sase_known` (a warm pass, the absence remembered) makes that zero.
+    `sase_known` (a warm pass, the absence remembered) makes that zero. The status change
+    history costs the pages of its first day (the daemon's range ends a minute before the
+    simulator's truth, so a page more or less is possible when a day's count sits on a page
+    boundary); `history_known` (a warm pass, resuming from the watermark) makes that one call.
     """
     need: Counter[str] = Counter()
     if not org["api_enabled"] or org["forbidden"]:
@@ -72,11 +77,25 @@ def org_minimum(org: dict[str, Any], *, sase_known: bool = False) -> Counter[str
     elif not sase_known:
         need[_path(datasets.SASE_SITES.endpoint)] = 1
     need[_path(LOSS_ENDPOINT)] = 1
+    need[_path(datasets.DEVICE_AVAILABILITIES.endpoint)] = pages(
+        org["devices"], _per_page(datasets.DEVICE_AVAILABILITIES)
+    )
+    need[_path(datasets.DEVICE_AVAILABILITY_CHANGES.endpoint)] = (
+        1
+        if history_known
+        else pages(
+            org.get("device_changes_last_day", 0), _per_page(datasets.DEVICE_AVAILABILITY_CHANGES)
+        )
+    )
     return need
 
 
 def pass_minimum(
-    truth: dict[str, Any], *, sase_known: bool = False, loss_windows: int | None = None
+    truth: dict[str, Any],
+    *,
+    sase_known: bool = False,
+    loss_windows: int | None = None,
+    history_known: bool = False,
 ) -> Counter[str]:
     """The fewest calls per path a whole pass needs: the org listing plus every org's.
 
@@ -89,7 +108,7 @@ def pass_minimum(
         len(orgs), _per_page(datasets.ORGANIZATIONS)
     )
     for org in orgs.values():
-        need.update(org_minimum(org, sase_known=sase_known))
+        need.update(org_minimum(org, sase_known=sase_known, history_known=history_known))
     if loss_windows is not None:
         need[_path(LOSS_ENDPOINT)] = loss_windows
     return +need

@@ -105,7 +105,10 @@ def one_pass(
     match = PASS_LINE.search(done.stdout)
     cold = label.endswith("cold")
     need = bounds.pass_minimum(
-        truth, sase_known=not cold, loss_windows=None if cold else windows_stored
+        truth,
+        sase_known=not cold,
+        loss_windows=None if cold else windows_stored,
+        history_known=not cold,
     )
     bound = bounds.lower_bound(stats, truth, latency_ms)
     pass_s = float(match["seconds"]) if match else done.wall_s

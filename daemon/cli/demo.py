@@ -126,6 +126,8 @@ def _demo_settings(settings: Settings, base_url: str, state_dir: Path) -> Settin
             "state_dir": state_dir,
             "backfill_horizon_s": DEMO_BACKFILL_S,
             "device_statuses_interval_s": DEMO_FAST_INTERVAL_S,
+            "device_availabilities_interval_s": DEMO_FAST_INTERVAL_S,
+            "device_availability_changes_interval_s": DEMO_FAST_INTERVAL_S,
             "uplink_statuses_interval_s": DEMO_FAST_INTERVAL_S,
             "uplink_samples_interval_s": DEMO_FAST_INTERVAL_S,
         }

@@ -212,7 +212,9 @@ class SyncSettings(BaseModel):
     organizations_interval_s: float = Field(default=3600.0, gt=0)
     networks_interval_s: float = Field(default=3600.0, gt=0)
     devices_interval_s: float = Field(default=900.0, gt=0)
-    device_statuses_interval_s: float = Field(default=60.0, gt=0)
+    # The deprecated statuses endpoint only feeds what no GA one gives (last report, public IP,
+    # DNS, power supplies): status itself comes from device_availabilities.
+    device_statuses_interval_s: float = Field(default=300.0, gt=0)
     uplink_statuses_interval_s: float = Field(default=60.0, gt=0)
     uplink_samples_interval_s: float = Field(default=120.0, gt=0)
     sase_interval_s: float = Field(default=600.0, gt=0)
@@ -229,6 +231,13 @@ class SyncSettings(BaseModel):
     # (merged, nothing soft-deleted) until seen `listing_confirmations` times in a row.
     max_listing_shrink_share: float = Field(default=0.5, ge=0, le=1)
     listing_confirmations: int = Field(default=3, ge=1)
+    # Meraki refreshes availabilities every 5 minutes; transitions come from the change history.
+    device_availabilities_interval_s: float = Field(default=120.0, gt=0)
+    device_availability_changes_interval_s: float = Field(default=60.0, gt=0)
+    # How far back an org's first change-history fetch reaches; Meraki keeps 31 days.
+    device_availability_first_lookback_s: float = Field(default=86400.0, gt=0, le=31 * 86400)
+    # Each fetch starts this long before the last one ended (transitions listed late still land).
+    device_availability_overlap_s: float = Field(default=600.0, ge=0, le=86400)
 
 
 def _split_listen(value: str) -> tuple[str, int]:

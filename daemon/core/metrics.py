@@ -122,3 +122,8 @@ LISTING_GUARD_HOLDS = Counter(
     " sync.max_listing_shrink_share, by dataset.",
     ["dataset"],
 )
+AVAILABILITY_HISTORY_LAG = Gauge(
+    "meraki_sync_availability_history_lag_seconds",
+    "How far behind now the org's stored device status change history ends (its watermark).",
+    ["org"],
+)

@@ -10,6 +10,7 @@ the staging tables in `daemon/store/sql/*.sql`.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, ClassVar, Self
 
@@ -251,21 +252,58 @@ class Device(_DeviceIdentity):
         )
 
 
-class DeviceStatus(_DeviceIdentity):
-    """An item of GET /organizations/{id}/devices/statuses."""
+class _Poe(Payload):
+    unit: str | None = None
+    maximum: int | None = None
 
-    status: str = Id
+
+class PowerSupply(Payload):
+    """One entry of `components.powerSupplies` in GET /organizations/{id}/devices/statuses."""
+
+    slot: int
+    serial: str | None = None
+    model: str | None = None
+    status: str | None = None
+    poe: _Poe | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The flat object the power supply merge expands (see device_statuses.sql)."""
+        return {
+            "slot": self.slot,
+            "serial": self.serial,
+            "model": self.model,
+            "status": self.status,
+            "poe_unit": self.poe.unit if self.poe else None,
+            "poe_maximum": self.poe.maximum if self.poe else None,
+        }
+
+
+class _Components(Payload):
+    power_supplies: list[PowerSupply] = Field(default_factory=list, alias="powerSupplies")
+
+
+class DeviceStatus(_DeviceIdentity):
+    """An item of GET /organizations/{id}/devices/statuses (deprecated by Meraki).
+
+    Only what no GA feed gives is kept: lastReportedAt, public IP, gateway, ip type, DNS and
+    the power supplies. `status` comes from the availabilities endpoint and `lanIp` from the
+    inventory, so both are ignored here.
+    """
+
     last_reported_at: datetime | None = Field(default=None, alias="lastReportedAt")
     public_ip: str | None = Field(default=None, alias="publicIp")
-    lan_ip: str | None = Field(default=None, alias="lanIp")
     gateway: str | None = None
     ip_type: str | None = Field(default=None, alias="ipType")
     primary_dns: str | None = Field(default=None, alias="primaryDns")
     secondary_dns: str | None = Field(default=None, alias="secondaryDns")
+    components: _Components | None = None
 
     def row(self) -> Row:
-        """(serial, network_id, name, model, mac, product_type, status, last_reported_at,
-        public_ip, lan_ip, gateway, ip_type, primary_dns, secondary_dns)"""
+        """(serial, network_id, name, model, mac, product_type, last_reported_at, public_ip,
+        gateway, ip_type, primary_dns, secondary_dns, power_supplies)
+
+        power_supplies is a JSON array of PowerSupply.as_json objects."""
+        supplies = self.components.power_supplies if self.components else []
         return (
             self.serial,
             self.network_id,
@@ -273,14 +311,13 @@ class DeviceStatus(_DeviceIdentity):
             self.model,
             self.mac,
             self.product_type,
-            self.status,
             self.last_reported_at,
             self.public_ip,
-            self.lan_ip,
             self.gateway,
             self.ip_type,
             self.primary_dns,
             self.secondary_dns,
+            json.dumps([supply.as_json() for supply in supplies]),
         )
 
 

@@ -36,7 +36,7 @@ from daemon.service.runtime import log_secrets, open_client, open_store
 from daemon.store import Store
 from daemon.store.customer_map import import_mapping_csv
 from daemon.sync import run_metrics
-from daemon.sync.datasets import DEVICE_STATUSES, ORGANIZATIONS
+from daemon.sync.datasets import DEVICE_AVAILABILITIES, ORGANIZATIONS
 from daemon.sync.ownership import OwnAll
 from daemon.sync.run import SyncContext, SyncOptions
 from daemon.sync.scheduler import Scheduler
@@ -101,9 +101,9 @@ class ServiceState:
         now = time.monotonic()
         stale = []
         for org_id in self.scheduler.orgs:
-            interval = self.scheduler.pace.interval_s(org_id, DEVICE_STATUSES.name)
+            interval = self.scheduler.pace.interval_s(org_id, DEVICE_AVAILABILITIES.name)
             limit = max(STALE_AFTER_INTERVALS * interval, interval + STALE_SLACK_S)
-            last = self.scheduler.last_success.get((org_id, DEVICE_STATUSES.name))
+            last = self.scheduler.last_success.get((org_id, DEVICE_AVAILABILITIES.name))
             if last is None or now - last > limit:
                 stale.append(org_id)
         if stale:
@@ -123,7 +123,7 @@ async def run_service(
     stop = stop or asyncio.Event()
     reload = asyncio.Event()
     notifier = Notifier()
-    state = ServiceState(statuses_interval_s=settings.sync.device_statuses_interval_s)
+    state = ServiceState(statuses_interval_s=settings.sync.device_availabilities_interval_s)
     # Evaluated at each scrape, so the gauge never lags what /readyz would answer.
     metrics.READY.set_function(lambda: 1.0 if state.readiness().ready else 0.0)
     run_metrics.start_process_series(org_rate_per_s=settings.meraki.org_rate_per_s)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from aiohttp import web
 from multidict import MultiMapping
 
-from daemon.simulator import render, sase, sase_connectivity, uplinks
+from daemon.simulator import availability, change_history, render, sase, sase_connectivity, uplinks
 from daemon.simulator.lossapi import handle_loss_and_latency
 from daemon.simulator.pagination import PageSpec
 from daemon.simulator.routing import (
@@ -163,6 +163,11 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "/organizations/{id}/sase/sites/connectivity/history/bySite",
         sase.secure_access_only(sase_connectivity.handle_history_by_site),
+    ),
+    Route("/organizations/{id}/devices/availabilities", paged(availability.AVAILABILITIES)),
+    Route(
+        "/organizations/{id}/devices/availabilities/changeHistory",
+        change_history.handle_change_history,
     ),
 )
 

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from daemon.simulator.app import build_app
+from daemon.simulator.change_history import changes_between
 from daemon.simulator.faults import FaultInjector, FaultSettings
 from daemon.simulator.options import SimulatorOptions
 from daemon.simulator.ratelimit import RateLimiter
@@ -69,7 +70,8 @@ class Simulator:
         devices + unassigned_devices rows, counted in `devices_by_status`), `uplink_devices`
         (rows of uplinks/statuses, the unassigned MX/MG without uplinks included), `uplinks`
         (their interfaces), `uplinks_by_status`, `uplink_loss_series` (entries of
-        uplinksLossAndLatency), `sase` (Secure Access present) and `sase_sites`.
+        uplinksLossAndLatency), `sase` (Secure Access present) and `sase_sites`, and
+        `device_changes_last_day` (changeHistory rows of the day before now).
         """
         now = self.now()
         seed = self.world.seed
@@ -96,5 +98,8 @@ class Simulator:
                 **uplinks,
                 "uplink_loss_series": len(probe_targets(seed, org)),
                 **sase_counts(seed, org),
+                "device_changes_last_day": len(
+                    changes_between(self.world, org, now - 86_400, now, lambda _change: True)
+                ),
             }
         return {"organizations": organizations, "now": now}

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from daemon.core.errors import BadResponse
+from daemon.meraki.availability import DeviceAvailability, DeviceAvailabilityChange
 from daemon.meraki.models import Device, DeviceStatus, Item, Network, Organization
 from daemon.meraki.sase import (
     SaseConnectivityOverview,
@@ -105,7 +106,12 @@ DEVICE_STATUSES = Dataset(
     endpoint="/organizations/{organizationId}/devices/statuses",
     model=DeviceStatus,
     per_page=1000,
-    merge=_spec("device_statuses", "device_statuses_history", "device_statuses_merge"),
+    merge=_spec(
+        "device_statuses",
+        "device_statuses_merge",
+        "device_power_supplies_merge",
+        "device_power_supplies_soft_delete",
+    ),
 )
 
 UPLINK_STATUSES = Dataset(
@@ -149,6 +155,23 @@ SASE_CONNECTIVITY_OVERVIEW = Dataset(
     merge=_spec("sase_connectivity_overview", "sase_connectivity_overview_merge"),
 )
 
+DEVICE_AVAILABILITIES = Dataset(
+    name="device_availabilities",
+    endpoint="/organizations/{organizationId}/devices/availabilities",
+    model=DeviceAvailability,
+    per_page=1000,
+    merge=_spec("device_availabilities", "device_availabilities_merge"),
+)
+
+# Fetched by time range with its watermark (daemon/sync/availability.py), not as a listing.
+DEVICE_AVAILABILITY_CHANGES = Dataset(
+    name="device_availability_changes",
+    endpoint="/organizations/{organizationId}/devices/availabilities/changeHistory",
+    model=DeviceAvailabilityChange,
+    per_page=1000,
+    merge=_spec("device_availability_changes", "device_availability_changes_merge"),
+)
+
 ORG_DATASETS: tuple[Dataset, ...] = (
     NETWORKS,
     DEVICES,
@@ -157,4 +180,5 @@ ORG_DATASETS: tuple[Dataset, ...] = (
     SASE_SITES,
     SASE_REGIONS,
     SASE_CONNECTIVITY_OVERVIEW,
+    DEVICE_AVAILABILITIES,
 )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from daemon.core.errors import ApiError, ApiKeyRejected
 from daemon.meraki.models import Item, Organization
+from daemon.sync.availability import sync_availability_changes
 from daemon.sync.datasets import ORG_DATASETS, ORGANIZATIONS, Dataset
 from daemon.sync.run import (
     RunResult,
@@ -112,6 +113,7 @@ async def sync_org(
     datasets: tuple[Dataset, ...] = ORG_DATASETS,
     *,
     samples: bool = True,
+    changes: bool = True,
 ) -> OrgResult:
     """Run every dataset of one org concurrently. An org without API access costs no call."""
     result = OrgResult(org)
@@ -146,6 +148,9 @@ async def sync_org(
             tasks = [group.create_task(in_order(chain)) for chain in _chains(datasets)]
             if samples:
                 tasks.append(group.create_task(_as_list(sync_uplink_samples(ctx, org.id))))
+            if changes:
+                run = sync_availability_changes(ctx, org.id)
+                tasks.append(group.create_task(_as_list(run)))
     except* ApiKeyRejected:
         raise ApiKeyRejected() from None
     result.runs = [run for task in tasks for run in task.result()]

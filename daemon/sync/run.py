@@ -59,6 +59,8 @@ class SyncOptions:
     feature_recheck_s: float = 86400.0
     backfill_horizon_s: float = 86400.0
     retention_days: int = 90
+    device_availability_first_lookback_s: float = 86400.0
+    device_availability_overlap_s: float = 600.0
     max_rejected_share: float = 0.1
     guard: GuardPolicy = field(default_factory=GuardPolicy)
 
@@ -70,6 +72,8 @@ class SyncOptions:
             backfill_horizon_s=sync.backfill_horizon_s,
             retention_days=sync.retention_days,
             max_rejected_share=sync.max_rejected_share,
+            device_availability_first_lookback_s=sync.device_availability_first_lookback_s,
+            device_availability_overlap_s=sync.device_availability_overlap_s,
             guard=GuardPolicy(
                 max_shrink_share=sync.max_listing_shrink_share,
                 confirmations=sync.listing_confirmations,

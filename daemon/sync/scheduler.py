@@ -26,7 +26,10 @@ from daemon.core import metrics
 from daemon.core.config import SyncSettings
 from daemon.core.errors import ApiKeyRejected
 from daemon.sync import run_metrics
+from daemon.sync.availability import sync_availability_changes
 from daemon.sync.datasets import (
+    DEVICE_AVAILABILITIES,
+    DEVICE_AVAILABILITY_CHANGES,
     DEVICE_STATUSES,
     DEVICES,
     NETWORKS,
@@ -54,6 +57,9 @@ FIRST_RUN_SPREAD_S = 1.0
 # Backfill windows per samples run: bounds a run's length (and so shutdown and freshness)
 # while a day of history still catches up within minutes.
 BACKFILL_WINDOWS_PER_RUN = 60
+# Day slices of status change history per run: after a long outage the history catches up
+# over a few runs instead of holding one run (and shutdown) for all 31 days.
+HISTORY_SLICES_PER_RUN = 4
 
 JobRun = Callable[[SyncContext, str], Awaitable[RunResult]]
 
@@ -78,6 +84,10 @@ async def _samples(ctx: SyncContext, org_id: str) -> RunResult:
     return await sync_uplink_samples(ctx, org_id, max_windows=BACKFILL_WINDOWS_PER_RUN)
 
 
+async def _availability_changes(ctx: SyncContext, org_id: str) -> RunResult:
+    return await sync_availability_changes(ctx, org_id, max_slices=HISTORY_SLICES_PER_RUN)
+
+
 def org_jobs(sync: SyncSettings) -> list[JobSpec]:
     """Every org's jobs with their configured intervals."""
     listings = [
@@ -88,10 +98,16 @@ def org_jobs(sync: SyncSettings) -> list[JobSpec]:
         (SASE_SITES, sync.sase_interval_s),
         (SASE_REGIONS, sync.sase_interval_s),
         (SASE_CONNECTIVITY_OVERVIEW, sync.sase_interval_s),
+        (DEVICE_AVAILABILITIES, sync.device_availabilities_interval_s),
     ]
     return [JobSpec(d.name, interval, _listing(d)) for d, interval in listings] + [
         JobSpec(SAMPLES_JOB, sync.uplink_samples_interval_s, _samples),
         JobSpec(SASE_HISTORY_JOB, sync.sase_interval_s, sync_sase_connectivity_history),
+        JobSpec(
+            DEVICE_AVAILABILITY_CHANGES.name,
+            sync.device_availability_changes_interval_s,
+            _availability_changes,
+        ),
     ]
 
 

@@ -53,6 +53,8 @@ FAST_SYNC: dict[str, Any] = {
     "jitter_s": 0.2,
     "backfill_horizon_s": 1800.0,
     "shutdown_grace_s": 5.0,
+    "device_availabilities_interval_s": 2.0,
+    "device_availability_changes_interval_s": 2.0,
 }
 FAST_MERAKI: dict[str, Any] = {"key_recheck_s": 1.0, "timeout_s": 10.0}
 

@@ -242,9 +242,10 @@ async def test_metrics_parse_and_match_the_simulator(
         assert scrape.total("meraki_sync_rows_written_total", dataset="devices") >= sum(
             devices.values()
         )
-        assert scrape.total("meraki_sync_runs_total", dataset="device_statuses", outcome="ok") >= (
-            len(devices)
-        )
+        # Ready means every org's status (availabilities) has been synced at least once.
+        assert scrape.total(
+            "meraki_sync_runs_total", dataset="device_availabilities", outcome="ok"
+        ) >= len(devices)
         # Labels stay bounded: endpoint templates, never paths with ids.
         endpoints = scrape.label_values("meraki_sync_api_requests_total", "endpoint")
         assert endpoints
@@ -290,13 +291,13 @@ async def test_ready_gauge_follows_readiness_without_probes(
 
         async def ready_by_metrics() -> Scrape | None:
             # Everything /readyz is made of, read from one scrape: database, key, and a
-            # successful statuses run of every org (just now, so fresh).
+            # successful device status (availabilities) run of every org (just now, so fresh).
             scrape = await daemon.scrape()
             fresh = {
                 labels["org"]
                 for name, labels, _ in scrape.samples
                 if name == "meraki_sync_last_success_timestamp_seconds"
-                and labels.get("dataset") == "device_statuses"
+                and labels.get("dataset") == "device_availabilities"
             }
             healthy = (
                 scrape.value("meraki_sync_api_key_accepted") == 1

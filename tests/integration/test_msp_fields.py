@@ -22,7 +22,7 @@ from daemon.sync.datasets import DEVICES
 from daemon.sync.full_pass import sync_pass
 from daemon.sync.run import SyncContext
 
-SCHEMA_V2 = Path(__file__).with_name("schema_v2.sql")
+SCHEMA_V2 = Path(__file__).parent / "fixtures" / "schema_v2.sql"
 WORLD = {"orgs": 3, "networks_per_org": 5, "devices_per_network": 10, "cellular_share": 0.6}
 
 

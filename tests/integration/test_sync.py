@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -111,7 +112,7 @@ async def snapshot(db: asyncpg.Connection) -> list[list[asyncpg.Record]]:
             "SELECT serial, organization_id, network_id, model, firmware, status,"
             " last_reported_at, updated_at, removed_at FROM meraki.devices ORDER BY serial"
         ),
-        await db.fetch("SELECT * FROM meraki.device_status_changes"),
+        await db.fetch("SELECT * FROM meraki.device_status_changes ORDER BY id"),
         await db.fetch(
             "SELECT serial, interface, status, status_since, updated_at, removed_at"
             " FROM meraki.uplink_statuses ORDER BY 1, 2"
@@ -130,7 +131,7 @@ async def test_second_pass_changes_nothing(ctx: SyncContext, db: asyncpg.Connect
     await sync_pass(ctx)
 
     assert await snapshot(db) == first
-    assert await db.fetchval("SELECT count(*) FROM meraki.device_status_changes") == 0
+    assert await db.fetchval("SELECT count(*) FROM meraki.device_status_changes") > 0
     assert await db.fetchval("SELECT count(*) FROM meraki.uplink_samples") > 0
     runs = await db.fetch("SELECT outcome, error FROM meraki.sync_runs WHERE outcome <> 'ok'")
     # Only the orgs without Secure Access skip, and only on the first pass (then it is gated).
@@ -158,16 +159,21 @@ async def test_removed_devices_are_soft_deleted(
 
 
 @pytest.mark.simulator(orgs=3, devices_per_network=12)
-async def test_status_flips_become_history_rows(
+async def test_status_and_its_change_history_agree(
     ctx: SyncContext, db: asyncpg.Connection, sim: RunningSimulator
 ) -> None:
-    """Each device whose status changed between passes gets exactly one transition row."""
+    """Between passes, each device's stored transitions chain (old = previous new) to its
+    current status, and every device whose status changed has some."""
     await sync_pass(ctx)
     before = {
         r["serial"]: r["status"]
         for r in await db.fetch("SELECT serial, status FROM meraki.devices")
     }
-    sim.simulator.advance_clock(3 * 300)
+    since = await db.fetchval("SELECT max(ts) FROM meraki.device_status_changes")
+    # An hour (a dozen boundaries: some devices change whatever the start time), and past
+    # the last boundary by more than the change history's settle time, so its range reaches
+    # the boundary the current status comes from.
+    sim.simulator.advance_clock(12 * 300 + 120)
 
     await sync_pass(ctx)
 
@@ -175,13 +181,20 @@ async def test_status_flips_become_history_rows(
         r["serial"]: r["status"]
         for r in await db.fetch("SELECT serial, status FROM meraki.devices")
     }
-    flipped = {s: (before[s], after[s]) for s in before if before[s] != after[s]}
-    assert flipped, "the simulator changes some statuses every 5 minutes"
+    flipped = {s for s in before if before[s] != after[s]}
+    assert flipped, "the simulator changes some statuses every hour"
     history = await db.fetch(
         "SELECT serial, old_status, new_status FROM meraki.device_status_changes"
+        " WHERE ts > $1 ORDER BY serial, ts",
+        since,
     )
-    assert {r["serial"]: (r["old_status"], r["new_status"]) for r in history} == flipped
-    assert len(history) == len(flipped)
+    chains: dict[str, list[tuple[str, str]]] = {}
+    for r in history:
+        chains.setdefault(r["serial"], []).append((r["old_status"], r["new_status"]))
+    assert flipped <= set(chains)
+    for serial, chain in chains.items():
+        assert chain[-1][1] == after[serial]
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(chain))
     assert await db_counts(db) == expected_counts(sim)
 
 
@@ -220,7 +233,10 @@ async def test_a_forbidden_org_is_skipped_and_the_others_complete(
     )
     # The other Secure Access runs are not even tried: sase_sites found the feature absent.
     spared = {SASE_REGIONS.name, SASE_CONNECTIVITY_OVERVIEW.name}
-    tried = {d.name for d in ORG_DATASETS if d.name not in spared} | {"uplink_samples"}
+    tried = {d.name for d in ORG_DATASETS if d.name not in spared} | {
+        "uplink_samples",
+        "device_availability_changes",
+    }
     assert {r["dataset"] for r in runs} == tried
     assert all(r["outcome"] == "skipped" and "HTTP 403" in r["error"] for r in runs)
     assert await db_counts(db) == expected_counts(sim)

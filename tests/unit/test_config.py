@@ -55,7 +55,9 @@ def test_defaults_without_a_file() -> None:
     assert settings.database.dsn is None
     assert settings.database.pool_max_size == 8
     assert settings.sync.state_dir == Path("/home/op/.local/state/meraki-sync")
-    assert settings.sync.device_statuses_interval_s == 60.0
+    assert settings.sync.device_statuses_interval_s == 300.0
+    assert settings.sync.device_availabilities_interval_s == 120.0
+    assert settings.sync.device_availability_first_lookback_s == 86400.0
     assert (settings.metrics.listen_host, settings.metrics.listen_port) == ("127.0.0.1", 9814)
     assert settings.log.level == "info"
     assert not settings.meraki.is_unsafe_base_url

@@ -157,18 +157,30 @@ def test_device_status_row(examples: dict[str, Any]) -> None:
         raw["model"],
         raw["mac"],
         raw["productType"],
-        raw["status"],
         reported,
         raw["publicIp"],
-        raw["lanIp"],
         raw["gateway"],
         raw["ipType"],
         raw["primaryDns"],
         raw["secondaryDns"],
+        json.dumps(
+            [
+                {
+                    "slot": supply["slot"],
+                    "serial": supply["serial"],
+                    "model": supply["model"],
+                    "status": supply["status"],
+                    "poe_unit": supply["poe"]["unit"],
+                    "poe_maximum": supply["poe"]["maximum"],
+                }
+                for supply in raw["components"]["powerSupplies"]
+            ]
+        ),
     )
-    assert isinstance(row[7], datetime)
-    assert row[7].utcoffset() is not None
-    assert row[7].astimezone(UTC) == reported
+    assert raw["components"]["powerSupplies"]
+    assert isinstance(row[6], datetime)
+    assert row[6].utcoffset() is not None
+    assert row[6].astimezone(UTC) == reported
 
 
 @pytest.mark.parametrize(("model", "path", "staging", "key"), MODELS)
@@ -226,15 +238,29 @@ def test_null_last_reported_at_is_accepted(examples: dict[str, Any]) -> None:
     """A device that never reported has lastReportedAt null, which is kept as None."""
     raw = example(examples, "/organizations/{organizationId}/devices/statuses")
     raw["lastReportedAt"] = None
-    assert parse_item(DeviceStatus, raw).row()[7] is None
+    assert parse_item(DeviceStatus, raw).row()[6] is None
 
 
-def test_missing_status_is_rejected_with_serial() -> None:
-    """A status item without `status` is rejected, naming the field, keyed by its serial."""
+def test_status_and_lan_ip_of_the_statuses_endpoint_are_not_synced(
+    examples: dict[str, Any],
+) -> None:
+    """Status comes from availabilities and lanIp from the inventory: neither is in the row."""
+    raw = example(examples, "/organizations/{organizationId}/devices/statuses")
+    row = parse_item(DeviceStatus, raw).row()
+    assert raw["status"] not in row
+    assert raw["lanIp"] not in row
+    del raw["status"]
+    assert parse_item(DeviceStatus, raw).row() == row
+
+
+def test_a_power_supply_without_slot_rejects_the_status_row(examples: dict[str, Any]) -> None:
+    """The slot keys a power supply row: without it the item is rejected, keyed by serial."""
+    raw = example(examples, "/organizations/{organizationId}/devices/statuses")
+    del raw["components"]["powerSupplies"][0]["slot"]
     with pytest.raises(RowRejected) as caught:
-        parse_item(DeviceStatus, {"serial": "Q2XX-AAAA-0001"})
-    assert caught.value.reason.startswith("status:")
-    assert caught.value.key == "Q2XX-AAAA-0001"
+        parse_item(DeviceStatus, raw)
+    assert caught.value.reason.startswith("components.powerSupplies.0.slot:")
+    assert caught.value.key == raw["serial"]
 
 
 def test_wrong_type_in_nested_field_names_the_path() -> None:
