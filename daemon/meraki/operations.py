@@ -15,6 +15,12 @@ OPERATIONS: Final[Mapping[str, str]] = {
     "/organizations/{organizationId}/networks": "getOrganizationNetworks",
     "/organizations/{organizationId}/devices": "getOrganizationDevices",
     "/organizations/{organizationId}/devices/statuses": "getOrganizationDevicesStatuses",
+    "/organizations/{organizationId}/devices/availabilities": (
+        "getOrganizationDevicesAvailabilities"
+    ),
+    "/organizations/{organizationId}/devices/availabilities/changeHistory": (
+        "getOrganizationDevicesAvailabilitiesChangeHistory"
+    ),
     "/organizations/{organizationId}/uplinks/statuses": "getOrganizationUplinksStatuses",
     "/organizations/{organizationId}/devices/uplinksLossAndLatency": (
         "getOrganizationDevicesUplinksLossAndLatency"

@@ -17,7 +17,7 @@ from meraki_client import schemas as ga
 from pydantic import BaseModel
 
 from daemon.sync import samples, sase_connectivity
-from daemon.sync.datasets import ORG_DATASETS, ORGANIZATIONS
+from daemon.sync.datasets import DEVICE_AVAILABILITY_CHANGES, ORG_DATASETS, ORGANIZATIONS
 
 Body = Literal["array", "items", "object"]
 """`array`: a JSON array of items; `items`: `{"items": [...], "meta": ...}`; `object`: the
@@ -108,6 +108,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         feature=True,
     ),
     Endpoint(
+        f"{_ORG}/devices/availabilities",
+        "getOrganizationDevicesAvailabilities",
+        ga.GetOrganizationDevicesAvailabilitiesResponseItem,
+    ),
+    Endpoint(
+        f"{_ORG}/devices/availabilities/changeHistory",
+        "getOrganizationDevicesAvailabilitiesChangeHistory",
+        ga.GetOrganizationDevicesAvailabilitiesChangeHistoryResponseItem,
+    ),
+    Endpoint(
         f"{_ORG}/sase/sites/connectivity/overview",
         "getOrganizationSaseSitesConnectivityOverview",
         ga.GetOrganizationSaseSitesConnectivityOverviewResponse,
@@ -128,11 +138,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 
 
 def daemon_paths() -> set[str]:
-    """Every path template the daemon requests: its dataset table, the loss/latency ledger and
-    the Secure Access history runner."""
+    """Every path template the daemon requests: its dataset table, the loss/latency ledger, the
+    device change history and the Secure Access history runner."""
     return {
         ORGANIZATIONS.endpoint,
         samples.ENDPOINT,
+        DEVICE_AVAILABILITY_CHANGES.endpoint,
         sase_connectivity.ENDPOINT,
         *(d.endpoint for d in ORG_DATASETS),
     }

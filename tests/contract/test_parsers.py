@@ -7,6 +7,7 @@ loses a GA field today the test is a strict expected failure naming the field.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -107,25 +108,33 @@ def test_ga_device() -> None:
 
 
 def test_ga_device_status() -> None:
-    """The GA status keeps status, lastReportedAt (microseconds too), addresses and DNS."""
+    """The GA status keeps what only this deprecated feed gives: lastReportedAt (microseconds
+    too), addresses, DNS and the power supplies; status and LAN IP come from other feeds."""
     raw = only(ga_example("getOrganizationDevicesStatuses"))
-    assert rows_of(DeviceStatus, raw) == [
-        (
-            "Q234-ABCD-5678",
-            "N_24329156",
-            "My AP",
-            "MR34",
-            "00:11:22:33:44:55",
-            "wireless",
-            "online",
-            when("2018-02-11T00:00:00.090210Z"),
-            "123.123.123.1",
-            "1.2.3.4",
-            "1.2.3.5",
-            "dhcp",
-            "8.8.8.8",
-            "8.8.4.4",
-        )
+    (row,) = rows_of(DeviceStatus, raw)
+    assert row[:12] == (
+        "Q234-ABCD-5678",
+        "N_24329156",
+        "My AP",
+        "MR34",
+        "00:11:22:33:44:55",
+        "wireless",
+        when("2018-02-11T00:00:00.090210Z"),
+        "123.123.123.1",
+        "1.2.3.5",
+        "dhcp",
+        "8.8.8.8",
+        "8.8.4.4",
+    )
+    assert json.loads(row[12]) == [
+        {
+            "slot": 1,
+            "serial": "QABC-1234-5678",
+            "model": "PWR-MS320-1025WAC",
+            "status": "powering",
+            "poe_unit": "watts",
+            "poe_maximum": 740,
+        }
     ]
 
 
