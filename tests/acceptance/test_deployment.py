@@ -193,6 +193,7 @@ SCRAPE_SCRIPT = textwrap.dedent(
     m.RUN_INTERVAL_SECONDS.labels(org="549236", dataset="device_statuses").set(60)
     m.ORG_PACE.set(10)
     m.LISTING_GUARD_HOLDS.labels(dataset="organizations").inc()
+    m.AVAILABILITY_HISTORY_LAG.labels(org="549236").set(42)
     sys.stdout.write(generate_latest().decode())
     """
 )
