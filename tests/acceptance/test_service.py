@@ -145,11 +145,13 @@ async def assert_consistent(dsn: str, devices: dict[str, int]) -> int:
                 " WHERE dataset = 'devices' AND outcome = 'ok'"
             )
         }
+        # Devices in networks come from the inventory run; those outside any network only
+        # from devices/statuses, which commits on its own.
         stored_devices = {
             row["organization_id"]: row["n"]
             for row in await conn.fetch(
                 "SELECT organization_id, count(*) AS n FROM meraki.devices"
-                " WHERE removed_at IS NULL GROUP BY 1"
+                " WHERE removed_at IS NULL AND network_id IS NOT NULL GROUP BY 1"
             )
         }
     finally:
