@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import structlog
 
 from daemon.cli.progress import PassProgress
@@ -13,6 +15,7 @@ from daemon.service.runtime import open_client, open_store
 from daemon.store import Store
 from daemon.sync.datasets import ORGANIZATIONS
 from daemon.sync.full_pass import PassResult, sync_pass
+from daemon.sync.leases import LeasedOwnership, this_instance
 from daemon.sync.run import SyncContext, SyncOptions
 
 log = structlog.get_logger("daemon.commands")
@@ -76,6 +79,17 @@ async def run_pass(
 ) -> PassResult:
     """Check the schema, run one pass printing a line per org and a closing line."""
     await store.require_schema()
+    # Leases, like `run`: the pass never polls an org behind a running instance's back, and
+    # a running instance never takes one of the pass's orgs while it is in flight.
+    ownership = LeasedOwnership(
+        store,
+        this_instance(settings.cluster.egress_id),
+        settings.cluster,
+        ip_rate_per_s=settings.meraki.ip_rate_per_s,
+        balance=False,
+    )
+    pass_over = asyncio.Event()
+    renewals = asyncio.create_task(ownership.keep_renewed(pass_over))
     async with open_client(settings, api_key) as client:
         display = PassProgress(enabled=progress)
         try:
@@ -90,8 +104,12 @@ async def run_pass(
                 concurrency=settings.sync.concurrency,
                 on_orgs_listed=display.listed,
                 on_org_done=display.org_done,
+                claim=ownership.claim_all,
             )
         finally:
             display.finish()
+            pass_over.set()
+            await renewals
+            await ownership.leave()
     print(pass_line(result))
     return result

@@ -36,7 +36,7 @@ from daemon.service.runtime import log_secrets, open_client, open_store
 from daemon.store import Store
 from daemon.store.customer_map import import_mapping_csv
 from daemon.sync.datasets import DEVICE_STATUSES, ORGANIZATIONS
-from daemon.sync.ownership import OwnAll
+from daemon.sync.leases import LeasedOwnership, this_instance
 from daemon.sync.run import SyncContext, SyncOptions
 from daemon.sync.scheduler import Scheduler
 
@@ -162,10 +162,23 @@ async def _serve(
             log.error("api_key_rejected", recheck_in_s=settings.meraki.key_recheck_s)
         state.reject_key()
 
+    ownership = LeasedOwnership(
+        store,
+        this_instance(settings.cluster.egress_id),
+        settings.cluster,
+        ip_rate_per_s=settings.meraki.ip_rate_per_s,
+        on_ip_share=client.share_ip_budget,
+    )
+    log.info(
+        "instance_started",
+        instance=ownership.me.instance_id,
+        egress=ownership.me.egress_id,
+        lease_ttl_s=settings.cluster.lease_ttl_s,
+    )
     scheduler = Scheduler(
         ctx,
         settings.sync,
-        ownership=OwnAll(),
+        ownership=ownership,
         stop=stop,
         key_accepted=state.key_accepted,
         on_key_rejected=key_rejected,
@@ -173,6 +186,7 @@ async def _serve(
         ip_rate_per_s=settings.meraki.ip_rate_per_s,
         only=settings.meraki.organizations,
     )
+    ownership.demand_per_s = scheduler.pace.demand_per_s
     state.scheduler = scheduler
     notifier.ready(_status_line(state))
     log.info("ready", version=__version__)
@@ -187,6 +201,7 @@ async def _serve(
     tasks = [asyncio.create_task(helper) for helper in helpers]
     try:
         await scheduler.run(settings.sync.shutdown_grace_s)
+        await ownership.leave()
     finally:
         notifier.stopping()
         for task in tasks:

@@ -20,6 +20,7 @@ import structlog
 
 from daemon.core import metrics
 from daemon.core.errors import DatabaseUnavailable, SchemaOutdated, StoreError
+from daemon.store.fencing import Fence
 from daemon.store.queries import query
 
 if TYPE_CHECKING:
@@ -88,6 +89,9 @@ class Store:
         # Whether the last attempt to reach PostgreSQL worked; exported as database_up.
         self.reachable = True
         metrics.DATABASE_UP.set(1)
+        # Set when organizations are shared through leases: every org-scoped write proves the
+        # lease in its own transaction. None: this process writes every org unchecked.
+        self.fence: Fence | None = None
 
     @classmethod
     async def open(
@@ -161,7 +165,7 @@ class Store:
         statements = spec.statements
         if complete and spec.soft_delete is not None:
             statements = (*statements, spec.soft_delete)
-        async with self.transaction() as conn:
+        async with self.transaction(organization_id=organization_id) as conn:
             await conn.execute(query(spec.staging_query).sql)
             if rows:
                 await conn.copy_records_to_table(spec.staging_table, records=rows)
@@ -172,7 +176,7 @@ class Store:
 
     async def record_run(self, run: RunRecord) -> None:
         """Record a run that wrote no rows (skipped or failed)."""
-        async with self.transaction() as conn:
+        async with self.transaction(organization_id=run.organization_id) as conn:
             await self._record_run(conn, run)
 
     async def ping(self) -> bool:
@@ -219,9 +223,14 @@ class Store:
                 log.error("database_unreachable", error=error)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
-        """A connection inside a transaction. For daemon.store modules only."""
+    async def transaction(self, *, organization_id: str | None = None) -> AsyncIterator[Connection]:
+        """A connection inside a transaction. For daemon.store modules only.
+
+        A transaction that writes an org's data names the org: under leases it first proves,
+        in the same transaction, that this instance still holds the org (LeaseLost if not)."""
         async with self.connection() as conn, conn.transaction():
+            if self.fence is not None and organization_id is not None:
+                await self.fence.check(conn, organization_id)
             yield conn
 
 

@@ -123,6 +123,8 @@ class Scheduler:
         self.orgs: dict[str, OrgRef] = {}
         self.last_success: dict[tuple[str, str], float] = {}
         self.listed_once = asyncio.Event()
+        self._visible: list[OrgRef] = []
+        self._ownership_lock = asyncio.Lock()
 
     async def run(self, grace_s: float) -> None:
         """Run every loop until stop; give runs in flight `grace_s` to finish, then cancel."""
@@ -138,6 +140,8 @@ class Scheduler:
                 self._supervised("maintenance", self._maintain_once, lambda: MAINTENANCE_INTERVAL_S)
             ),
         ]
+        if self._ownership.recheck_in_s() is not None:
+            background.append(asyncio.create_task(self._ownership_checks()))
         await self._stop.wait()
         tasks = [*background, *self._org_tasks.values()]
         _, pending = await asyncio.wait(tasks, timeout=grace_s)
@@ -155,7 +159,29 @@ class Scheduler:
             return
         metrics.ORGANIZATIONS.labels("synced").set(sum(o.api_enabled for o in visible))
         metrics.ORGANIZATIONS.labels("api_disabled").set(sum(not o.api_enabled for o in visible))
-        owned = {org.id: org for org in await self._ownership.claim(visible)}
+        self._visible = visible
+        await self._apply_ownership()
+        if not self.listed_once.is_set():
+            log.info("budget_estimate", **self.pace.describe())
+            self.listed_once.set()
+
+    async def _ownership_checks(self) -> None:
+        """Renew and rebalance between listings, as often as the ownership needs."""
+        while not await self._stopped_within(self._ownership.recheck_in_s() or 0.0):
+            if not self.listed_once.is_set():
+                continue
+            try:
+                await self._apply_ownership()
+            except Exception:
+                log.exception("ownership_check_failed")
+
+    async def _apply_ownership(self) -> None:
+        """Start the loops of orgs this instance now owns, stop those it no longer owns."""
+        async with self._ownership_lock:
+            owned = {org.id: org for org in await self._ownership.claim(self._visible)}
+            self._follow(owned)
+
+    def _follow(self, owned: dict[str, OrgRef]) -> None:
         for org_id in [o for o in self._org_tasks if o not in owned]:
             log.info("organization_stopped", org=org_id, reason="no longer visible or owned")
             self._org_tasks.pop(org_id).cancel()
@@ -168,9 +194,6 @@ class Scheduler:
                 log.info("organization_started", org=org_id, name=org.name)
                 self._org_tasks[org_id] = asyncio.create_task(self._run_org(org))
         self.pace.set_orgs(set(owned))
-        if not self.listed_once.is_set():
-            log.info("budget_estimate", **self.pace.describe())
-            self.listed_once.set()
 
     def _forget_metrics(self, org_id: str) -> None:
         """Drop a stopped org's series, so freshness alerts do not fire for it forever."""
@@ -197,6 +220,8 @@ class Scheduler:
                 )
 
     async def _run_job(self, org_id: str, job: JobSpec) -> None:
+        if not self._ownership.holds(org_id):
+            return  # lost since the last check; the next check stops the loop
         result = await job.run(self._ctx, org_id)
         self.pace.observe(org_id, job.name, result.requests)
         self._record(org_id, job.name, result)
