@@ -81,12 +81,23 @@ async def run_pass(
     await store.require_schema()
     # Leases, like `run`: the pass never polls an org behind a running instance's back, and
     # a running instance never takes one of the pass's orgs while it is in flight.
+    lease_store = await store.open_sibling()
+    try:
+        return await _leased_pass(settings, store, lease_store, api_key, progress=progress)
+    finally:
+        await lease_store.close()
+
+
+async def _leased_pass(
+    settings: Settings, store: Store, lease_store: Store, api_key: str, *, progress: bool | None
+) -> PassResult:
     ownership = LeasedOwnership(
-        store,
+        lease_store,
         this_instance(settings.cluster.egress_id),
         settings.cluster,
         ip_rate_per_s=settings.meraki.ip_rate_per_s,
         balance=False,
+        fenced=store,
     )
     pass_over = asyncio.Event()
     renewals = asyncio.create_task(ownership.keep_renewed(pass_over))

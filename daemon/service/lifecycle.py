@@ -27,7 +27,14 @@ import structlog
 from daemon import __version__
 from daemon.core import metrics
 from daemon.core.config import Settings, resolve_api_key
-from daemon.core.errors import EXIT_OK, ApiError, ApiKeyRejected, ConfigError, DatabaseUnavailable
+from daemon.core.errors import (
+    EXIT_OK,
+    ApiError,
+    ApiKeyRejected,
+    ConfigError,
+    DatabaseUnavailable,
+    StoreError,
+)
 from daemon.core.logs import add_secrets
 from daemon.meraki.client import CallStats, MerakiClient
 from daemon.service.health import Readiness, serving
@@ -146,6 +153,30 @@ async def _serve(
     stop: asyncio.Event,
     reload: asyncio.Event,
 ) -> None:
+    # Lease renewals get a pool of their own: queued behind a busy pass's writes, they could
+    # miss the TTL and hand every org over for nothing.
+    try:
+        lease_store = await store.open_sibling()
+    except (DatabaseUnavailable, StoreError) as exc:
+        log.warning("lease_pool_unavailable", error=str(exc), detail="sharing the data pool")
+        lease_store = store
+    try:
+        await _serve_leased(settings, store, lease_store, client, state, notifier, stop, reload)
+    finally:
+        if lease_store is not store:
+            await lease_store.close()
+
+
+async def _serve_leased(
+    settings: Settings,
+    store: Store,
+    lease_store: Store,
+    client: MerakiClient,
+    state: ServiceState,
+    notifier: Notifier,
+    stop: asyncio.Event,
+    reload: asyncio.Event,
+) -> None:
     ctx = SyncContext(
         client=client,
         store=store,
@@ -163,11 +194,12 @@ async def _serve(
         state.reject_key()
 
     ownership = LeasedOwnership(
-        store,
+        lease_store,
         this_instance(settings.cluster.egress_id),
         settings.cluster,
         ip_rate_per_s=settings.meraki.ip_rate_per_s,
         on_ip_share=client.share_ip_budget,
+        fenced=store,
     )
     log.info(
         "instance_started",

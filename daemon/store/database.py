@@ -92,6 +92,8 @@ class Store:
         # Set when organizations are shared through leases: every org-scoped write proves the
         # lease in its own transaction. None: this process writes every org unchecked.
         self.fence: Fence | None = None
+        self._dsn: str | None = None
+        self._connect_timeout_s = 10.0
 
     @classmethod
     async def open(
@@ -110,7 +112,19 @@ class Store:
             raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {_describe(exc)}") from None
         except asyncpg.PostgresError as exc:
             raise DatabaseUnavailable(f"PostgreSQL refused the connection: {exc}") from None
-        return cls(pool)
+        store = cls(pool)
+        store._dsn = dsn
+        store._connect_timeout_s = connect_timeout_s
+        return store
+
+    async def open_sibling(self, *, max_size: int = 2) -> Store:
+        """A small pool of its own on the same database, for work that must never queue
+        behind the data writes for a connection (lease renewals)."""
+        if self._dsn is None:
+            raise StoreError("this store was not opened from a DSN")
+        return await Store.open(
+            self._dsn, min_size=1, max_size=max_size, connect_timeout_s=self._connect_timeout_s
+        )
 
     async def close(self) -> None:
         """Close every connection."""

@@ -37,8 +37,15 @@ class Held:
 class Fence:
     """The leases of one instance, as org-scoped writes must prove them."""
 
-    def __init__(self, instance_id: str, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        instance_id: str,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        idle_timeout_s: float = 15.0,
+    ) -> None:
         self.instance_id = instance_id
+        self._idle_timeout_ms = str(max(1, round(idle_timeout_s * 1000)))
         self._clock = clock
         self._held: dict[str, Held] = {}
 
@@ -61,11 +68,14 @@ class Fence:
 
     async def check(self, conn: Connection, organization_id: str) -> None:
         """Raise LeaseLost unless this instance still holds the org's lease, checked in the
-        caller's transaction (and locking the lease row until that transaction ends)."""
+        caller's transaction (and locking the lease row until that transaction ends, or sits
+        idle for the TTL: a frozen writer cannot hold a takeover off for longer)."""
         held = self._held.get(organization_id)
         if held is None or self._clock() >= held.deadline:
             _refuse(organization_id, "expired", self.instance_id, held)
         assert held is not None
+        timeout = query("lease_fence_timeout")
+        await conn.fetchval(timeout.sql, *timeout.args({"timeout_ms": self._idle_timeout_ms}))
         statement = query("lease_fence_check")
         params = {
             "organization_id": organization_id,

@@ -92,8 +92,12 @@ class LeasedOwnership:
         balance: bool = True,
         handover_s: float = HANDOVER_S,
         on_ip_share: Callable[[float], None] | None = None,
+        fenced: Store | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`store` runs the lease statements (best a pool of its own, so renewals never wait
+        behind data writes); `fenced` (default: `store`) is the store whose org writes the
+        fence checks."""
         self._store = store
         self._ttl_s = cluster.lease_ttl_s
         self._renew_s = cluster.lease_renew_s
@@ -104,12 +108,14 @@ class LeasedOwnership:
         self._on_ip_share = on_ip_share
         self._clock = clock
         self.me = replace(me, balances=balance)
-        self.fence = Fence(me.instance_id, clock)
-        store.fence = self.fence
+        self.fence = Fence(me.instance_id, clock, idle_timeout_s=cluster.lease_ttl_s)
+        (fenced or store).fence = self.fence
         # Requests/s an org needs at the configured intervals (the scheduler's pace).
         self.demand_per_s: Demand | None = None
         self._capacity = UNBOUNDED_ORGS
         self._rows: set[str] = set()
+        # Held beyond this instance's share: handed back once the scheduler stopped them.
+        self._leaving: set[str] = set()
 
     def holds(self, org_id: str) -> bool:
         """Whether the lease is held and locally valid."""
@@ -136,12 +142,17 @@ class LeasedOwnership:
             )
         self._drop_expired()
         metrics.LEASES_HELD.set(len(self.fence.held()))
-        return [enabled[org] for org in sorted(enabled) if self.fence.holds(org)]
+        return [
+            enabled[org]
+            for org in sorted(enabled)
+            if self.fence.holds(org) and org not in self._leaving
+        ]
 
     async def release(self, org_ids: Sequence[str]) -> None:
         """Give leases up at once (clean stop): the fence refuses their writes from now on."""
         for org in org_ids:
             self.fence.revoke(org)
+            self._leaving.discard(org)
         metrics.LEASES_HELD.set(len(self.fence.held()))
         try:
             await release_leases(self._store, self.me.instance_id, list(org_ids))
@@ -226,9 +237,14 @@ class LeasedOwnership:
         capacities[self.me.instance_id] = self._capacity
         target = fair_target(len(enabled), self.me.instance_id, capacities)
         surplus = [org for org in renewed if org not in enabled] + kept[target:]
+        # The scheduler stops these orgs' runs, then releases them; any it never ran (and so
+        # never releases) go now, a round later.
+        stale = [org for org in surplus if org in self._leaving]
+        self._leaving = set(surplus)
         if surplus:
             log.info("leases_released", orgs=len(surplus), target=target, live=len(live))
-            await self.release(surplus)
+        if stale:
+            await self.release(stale)
         wanted = target - len(kept)
         if wanted <= 0:
             return

@@ -179,12 +179,19 @@ class Scheduler:
         """Start the loops of orgs this instance now owns, stop those it no longer owns."""
         async with self._ownership_lock:
             owned = {org.id: org for org in await self._ownership.claim(self._visible)}
-            self._follow(owned)
+            stopped = self._follow(owned)
+            if stopped:
+                # Runs in flight end (rolled back) before the orgs are handed on: their writes
+                # would only be refused once the leases are gone.
+                await asyncio.gather(*stopped.values(), return_exceptions=True)
+                await self._ownership.release(list(stopped))
 
-    def _follow(self, owned: dict[str, OrgRef]) -> None:
+    def _follow(self, owned: dict[str, OrgRef]) -> dict[str, asyncio.Task[None]]:
+        stopped: dict[str, asyncio.Task[None]] = {}
         for org_id in [o for o in self._org_tasks if o not in owned]:
             log.info("organization_stopped", org=org_id, reason="no longer visible or owned")
-            self._org_tasks.pop(org_id).cancel()
+            stopped[org_id] = self._org_tasks.pop(org_id)
+            stopped[org_id].cancel()
             self.orgs.pop(org_id, None)
             self._ctx.client.forget_org(org_id)
             self._forget_metrics(org_id)
@@ -194,6 +201,7 @@ class Scheduler:
                 log.info("organization_started", org=org_id, name=org.name)
                 self._org_tasks[org_id] = asyncio.create_task(self._run_org(org))
         self.pace.set_orgs(set(owned))
+        return stopped
 
     def _forget_metrics(self, org_id: str) -> None:
         """Drop a stopped org's series, so freshness alerts do not fire for it forever."""

@@ -12,7 +12,7 @@ import pytest
 
 from daemon.core import metrics
 from daemon.core.config import ClusterSettings
-from daemon.core.errors import LeaseLost, OrgsLeasedElsewhere
+from daemon.core.errors import DatabaseUnavailable, LeaseLost, OrgsLeasedElsewhere, StoreError
 from daemon.store import RunRecord, Store
 from daemon.store.features import record_feature
 from daemon.store.leases import Instance, claim, ensure_rows, release, renew
@@ -119,6 +119,7 @@ async def test_a_new_instance_gets_a_fair_share_without_every_org_moving(
     kept = {org.id for org in await first.claim(refs(ORGS))}
     assert len(kept) == 15
     assert all(first.fence.held()[org].fencing == before[org].fencing for org in kept)
+    await first.release([org for org in ORGS if org not in kept])  # as the scheduler does
     gained = {org.id for org in await second.claim(refs(ORGS))}
     assert len(gained) == 15
     assert not kept & gained
@@ -170,8 +171,11 @@ async def test_a_write_in_flight_holds_off_the_takeover(store: Store, other_stor
     lease skips the org until the write has committed, so no write lands after a takeover."""
     holder = LeasedOwnership(store, A, FAST, ip_rate_per_s=100, handover_s=0)
     await holder.claim(refs(ORGS[:1]))
-    async with store.transaction(organization_id=ORGS[0]):
-        await asyncio.sleep(FAST.lease_ttl_s + 0.1)
+    async with store.transaction(organization_id=ORGS[0]) as conn:
+        ends = time.monotonic() + FAST.lease_ttl_s + 0.1
+        while time.monotonic() < ends:  # busy, never idle: the server keeps the transaction
+            await conn.execute("SELECT 1")
+            await asyncio.sleep(0.2)
         assert await claim(other_store, B, ORGS[:1], limit=1, ttl_s=30, handover_s=0) == []
     assert len(await claim(other_store, B, ORGS[:1], limit=1, ttl_s=30, handover_s=0)) == 1
 
@@ -187,3 +191,22 @@ async def test_once_refuses_orgs_a_live_instance_holds(store: Store, other_store
     assert once.fence.held() == {}
     await once.claim_all(refs(ORGS[1:3]))
     assert sorted(once.fence.held()) == ORGS[1:3]
+
+
+async def test_a_writer_frozen_in_its_transaction_cannot_hold_off_a_takeover_forever(
+    store: Store, other_store: Store
+) -> None:
+    """A write that proved its lease and then sat idle past the TTL is ended by the server:
+    the lock goes, the takeover happens, and the frozen write cannot commit."""
+    holder = LeasedOwnership(store, A, FAST, ip_rate_per_s=100, handover_s=0)
+    await holder.claim(refs(ORGS[:1]))
+
+    async def frozen_write() -> None:
+        async with store.transaction(organization_id=ORGS[0]) as conn:
+            await asyncio.sleep(FAST.lease_ttl_s + 0.5)  # frozen: idle inside the transaction
+            taken = await claim(other_store, B, ORGS[:1], limit=1, ttl_s=30, handover_s=0)
+            assert len(taken) == 1
+            await conn.execute("SELECT 1")
+
+    with pytest.raises((DatabaseUnavailable, StoreError)):
+        await frozen_write()

@@ -21,8 +21,9 @@ WHERE heartbeat_at < clock_timestamp() - make_interval(secs => :keep_s);
 UPDATE meraki.sync_instances SET stopped_at = clock_timestamp() WHERE instance_id = :instance_id;
 
 -- name: lease_ensure_rows
-INSERT INTO meraki.org_leases (organization_id)
-SELECT unnest(:organization_ids::text[])
+-- Free since forever: a new org is claimable at once, without waiting out a handover.
+INSERT INTO meraki.org_leases (organization_id, expires_at)
+SELECT unnest(:organization_ids::text[]), '-infinity'::timestamptz
 ON CONFLICT (organization_id) DO NOTHING;
 
 -- name: lease_renew
@@ -34,15 +35,18 @@ WHERE organization_id = ANY(:organization_ids::text[])
 RETURNING organization_id, fencing;
 
 -- name: lease_claim
--- Free leases (expired or released at least handover_s ago, so the last holder has stopped
--- polling), longest free first. SKIP LOCKED: instances claiming at once never wait on each
--- other nor deadlock; each simply gets different rows.
+-- Free leases, longest free first: expired (the holder stopped polling a margin before
+-- expiry by its own clock) or released at least handover_s ago (a release stops the holder
+-- only then). SKIP LOCKED: instances claiming at once never wait on each other nor deadlock,
+-- and a lease row a write in flight holds FOR SHARE is not taken over under it.
 WITH candidates AS (
     SELECT organization_id,
            (owner_id IS NOT NULL AND owner_id <> :instance_id AND released_at IS NULL) AS takeover
     FROM meraki.org_leases
     WHERE organization_id = ANY(:organization_ids::text[])
-      AND expires_at <= clock_timestamp() - make_interval(secs => :handover_s)
+      AND expires_at <= clock_timestamp()
+      AND (released_at IS NULL
+           OR released_at <= clock_timestamp() - make_interval(secs => :handover_s))
     ORDER BY expires_at, organization_id
     LIMIT :claim_limit
     FOR UPDATE SKIP LOCKED
@@ -76,6 +80,11 @@ WHERE l.organization_id = ANY(:organization_ids::text[])
   AND l.owner_id IS DISTINCT FROM :instance_id
   AND l.expires_at > clock_timestamp()
 ORDER BY l.organization_id;
+
+-- name: lease_fence_timeout
+-- A writer frozen inside its transaction (stopped VM, network split) must not keep the lease
+-- row locked forever: the server ends the transaction once it sits idle this long.
+SELECT set_config('idle_in_transaction_session_timeout', :timeout_ms, true);
 
 -- name: lease_fence_check
 -- Inside the writing transaction: FOR SHARE makes a takeover (an UPDATE of this row) wait
