@@ -210,3 +210,40 @@ async def test_a_writer_frozen_in_its_transaction_cannot_hold_off_a_takeover_for
 
     with pytest.raises((DatabaseUnavailable, StoreError)):
         await frozen_write()
+
+
+async def test_instances_on_a_shared_egress_split_its_budget_and_claim_fewer(
+    store: Store, other_store: Store, database_dsn: str
+) -> None:
+    """Two instances on one egress get 50/s each of its 100/s and keep 8 orgs fresh each (5/s
+    per org at 80 %); the instance alone on another egress takes the other 14."""
+    third_store = await Store.open(database_dsn)
+    try:
+        shares: dict[str, float] = {}
+        instances = {
+            "a": (store, Instance("a", "egress-1", "h", 1)),
+            "c": (third_store, Instance("c", "egress-1", "h", 3)),
+            "b": (other_store, Instance("b", "egress-2", "h", 2)),
+        }
+        owners = {}
+        for name, (pool, me) in instances.items():
+            ownership = LeasedOwnership(
+                pool,
+                me,
+                FAST,
+                ip_rate_per_s=100,
+                handover_s=0,
+                on_ip_share=lambda rate, name=name: shares.__setitem__(name, rate),
+            )
+            ownership.demand_per_s = lambda org: 5.0
+            owners[name] = ownership
+        held: dict[str, set[str]] = {}
+        for _ in range(5):
+            for name, ownership in owners.items():
+                mine = {org.id for org in await ownership.claim(refs(ORGS))}
+                await ownership.release(sorted(set(ownership.fence.held()) - mine))
+                held[name] = mine
+        assert {name: len(orgs) for name, orgs in held.items()} == {"a": 8, "c": 8, "b": 14}
+        assert shares == {"a": 50.0, "c": 50.0, "b": 100.0}
+    finally:
+        await third_store.close()
