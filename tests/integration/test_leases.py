@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import asyncpg
@@ -226,14 +226,16 @@ async def test_instances_on_a_shared_egress_split_its_budget_and_claim_fewer(
             "b": (other_store, Instance("b", "egress-2", "h", 2)),
         }
         owners = {}
+
+        def recorder(name: str) -> Callable[[float], None]:
+            def record(rate: float) -> None:
+                shares[name] = rate
+
+            return record
+
         for name, (pool, me) in instances.items():
             ownership = LeasedOwnership(
-                pool,
-                me,
-                FAST,
-                ip_rate_per_s=100,
-                handover_s=0,
-                on_ip_share=lambda rate, name=name: shares.__setitem__(name, rate),
+                pool, me, FAST, ip_rate_per_s=100, handover_s=0, on_ip_share=recorder(name)
             )
             ownership.demand_per_s = lambda org: 5.0
             owners[name] = ownership
