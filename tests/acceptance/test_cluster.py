@@ -15,9 +15,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from daemon.core.errors import EXIT_OK
+from daemon.core.errors import EXIT_FAILURE, EXIT_OK
 from daemon.simulator.process import SimulatorProcess, clean_env, spawn_simulator
-from tests.acceptance.conftest import SIM_KEY
+from tests.acceptance.conftest import SIM_KEY, cli
 from tests.acceptance.service_helpers import (
     FAST_MERAKI,
     Daemon,
@@ -313,3 +313,33 @@ async def test_a_frozen_instance_past_its_ttl_lands_nothing_after_losing_its_lea
         await conn.close()
     assert [dict(r) for r in straddling] == []
     assert takeovers >= len(frozen_orgs)
+
+
+async def test_once_refuses_to_poll_behind_a_running_instance(
+    migrated_dsn: str, tmp_path: Path
+) -> None:
+    """`once` beside a running instance that holds every org exits 1 naming it, and sends no
+    org request; limited to an org nobody holds it syncs that org and exits 0."""
+    with small_orgs(tmp_path) as sim:
+        async with AsyncExitStack() as stack:
+            daemons = await start_instances(stack, tmp_path, sim, migrated_dsn, 1)
+            (instance,) = daemons
+            await eventually(
+                lambda: balanced(migrated_dsn, {instance}), timeout_s=30, what="30 held"
+            )
+            config = instance_config(tmp_path, "once", sim.base_url, migrated_dsn, "127.0.0.9")
+            refused = await asyncio.to_thread(cli, "--config", str(config), "once")
+            stats = await sim_get(sim, "/_sim/stats")
+            assert refused.code == EXIT_FAILURE, refused.stderr
+            assert "being synced by a running meraki-sync instance" in refused.stderr
+            assert instance in refused.stderr
+            polled = {
+                org for org, o in stats["organizations"].items() if "127.0.0.9" in o["clients"]
+            }
+            assert polled == set()
+            assert await daemons[instance].stop() == EXIT_OK
+            # Stopped cleanly: its leases are released, so `once` may take the orgs.
+            one = sorted(stats["organizations"])[0]
+            env = {"MERAKI_SYNC_MERAKI__ORGANIZATIONS": one}
+            done = await asyncio.to_thread(cli, "--config", str(config), "once", env=env)
+            assert done.code == EXIT_OK, done.stderr
