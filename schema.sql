@@ -1008,6 +1008,51 @@ ON CONFLICT (dataset, scope) DO NOTHING;
 
 
 -- v3: organization leases shared by several instances.
+CREATE TABLE IF NOT EXISTS meraki.sync_instances (
+    instance_id text PRIMARY KEY,
+    egress_id text NOT NULL,
+    host text NOT NULL,
+    pid integer NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    heartbeat_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    capacity_orgs integer NOT NULL DEFAULT 0,
+    balances boolean NOT NULL DEFAULT true,
+    stopped_at timestamptz
+);
+CREATE INDEX IF NOT EXISTS sync_instances_heartbeat ON meraki.sync_instances (heartbeat_at);
+COMMENT ON TABLE meraki.sync_instances IS 'Every meraki-sync process that took part in sharing the organizations (run and once); live while heartbeat_at is younger than the lease TTL.';
+COMMENT ON COLUMN meraki.sync_instances.instance_id IS 'Unique id of one process start (host, pid and a random suffix).';
+COMMENT ON COLUMN meraki.sync_instances.egress_id IS 'Name of the egress IP the instance reaches Meraki from (setting cluster.egress_id); instances with the same egress share its 100 requests/s.';
+COMMENT ON COLUMN meraki.sync_instances.host IS 'Host name of the instance.';
+COMMENT ON COLUMN meraki.sync_instances.pid IS 'Process id of the instance on its host.';
+COMMENT ON COLUMN meraki.sync_instances.started_at IS 'When the instance registered (database clock).';
+COMMENT ON COLUMN meraki.sync_instances.heartbeat_at IS 'Last renewal of the instance (database clock).';
+COMMENT ON COLUMN meraki.sync_instances.capacity_orgs IS 'How many organizations the instance can keep fresh within its share of its egress budget, as of its last heartbeat.';
+COMMENT ON COLUMN meraki.sync_instances.balances IS 'True for `run` (takes its share of the organizations); false for `once`, which holds only the organizations of its pass.';
+COMMENT ON COLUMN meraki.sync_instances.stopped_at IS 'When the instance stopped cleanly; NULL while running or after a crash.';
+
+CREATE TABLE IF NOT EXISTS meraki.org_leases (
+    organization_id text PRIMARY KEY,
+    owner_id text,
+    egress_id text,
+    fencing bigint NOT NULL DEFAULT 0,
+    acquired_at timestamptz,
+    renewed_at timestamptz,
+    expires_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    released_at timestamptz,
+    takeovers bigint NOT NULL DEFAULT 0
+);
+COMMENT ON TABLE meraki.org_leases IS 'Which instance syncs each organization: a lease renewed well inside its TTL, with a fencing number every org-scoped write checks in its own transaction.';
+COMMENT ON COLUMN meraki.org_leases.organization_id IS 'Meraki organization id.';
+COMMENT ON COLUMN meraki.org_leases.owner_id IS 'instance_id (meraki.sync_instances) of the last holder; the lease is held only while expires_at is in the future.';
+COMMENT ON COLUMN meraki.org_leases.egress_id IS 'Egress of the last holder.';
+COMMENT ON COLUMN meraki.org_leases.fencing IS 'Fencing number: increases on every claim of the organization, so a writer holding an older number is refused.';
+COMMENT ON COLUMN meraki.org_leases.acquired_at IS 'When the current holder claimed the organization (database clock).';
+COMMENT ON COLUMN meraki.org_leases.renewed_at IS 'Last renewal by the holder (database clock).';
+COMMENT ON COLUMN meraki.org_leases.expires_at IS 'The lease ends here unless renewed (database clock); in the past means the organization is free.';
+COMMENT ON COLUMN meraki.org_leases.released_at IS 'When the holder gave the organization up (clean stop or rebalancing); NULL when it expired or is held.';
+COMMENT ON COLUMN meraki.org_leases.takeovers IS 'How many times an instance claimed the organization after another holder''s lease expired without a release.';
+
 
 
 -- v3: compact loss/latency samples and rollups.

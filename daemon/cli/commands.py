@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from daemon.store.database import SCHEMA_VERSION
 from daemon.sync import run_metrics
 from daemon.sync.datasets import ORGANIZATIONS
 from daemon.sync.full_pass import PassResult, sync_pass
+from daemon.sync.leases import LeasedOwnership, this_instance
 from daemon.sync.run import SyncContext, SyncOptions
 
 log = structlog.get_logger("daemon.commands")
@@ -162,6 +164,36 @@ async def run_pass(
 ) -> PassResult:
     """Check the schema, run one pass printing a line per org and a closing line."""
     await store.require_schema()
+    # Leases, like `run`: the pass never polls an org behind a running instance's back, and
+    # a running instance never takes one of the pass's orgs while it is in flight.
+    lease_store = await store.open_sibling()
+    try:
+        return await _leased_pass(
+            settings, store, lease_store, api_key, progress=progress, accept_shrink=accept_shrink
+        )
+    finally:
+        await lease_store.close()
+
+
+async def _leased_pass(
+    settings: Settings,
+    store: Store,
+    lease_store: Store,
+    api_key: str,
+    *,
+    progress: bool | None,
+    accept_shrink: bool,
+) -> PassResult:
+    ownership = LeasedOwnership(
+        lease_store,
+        this_instance(settings.cluster.egress_id),
+        settings.cluster,
+        ip_rate_per_s=settings.meraki.ip_rate_per_s,
+        balance=False,
+        fenced=store,
+    )
+    pass_over = asyncio.Event()
+    renewals = asyncio.create_task(ownership.keep_renewed(pass_over))
     async with open_client(settings, api_key) as client:
         display = PassProgress(enabled=progress)
         try:
@@ -176,9 +208,13 @@ async def run_pass(
                 concurrency=settings.sync.concurrency,
                 on_orgs_listed=display.listed,
                 on_org_done=display.org_done,
+                claim=ownership.claim_all,
             )
         finally:
             display.finish()
+            pass_over.set()
+            await renewals
+            await ownership.leave()
     record_pass(result)
     print(pass_line(result))
     return result

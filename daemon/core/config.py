@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import socket
 import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -99,8 +100,23 @@ class MerakiSettings(BaseModel):
     user_agent_vendor: str = DEFAULT_VENDOR
     # NoDecode: the environment may give "1,2" as well as a JSON list; the validator decides.
     organizations: Annotated[tuple[str, ...], NoDecode] = ()
+    # For tests and labs: the local IP address requests leave from (one 127.0.0.x per instance
+    # gives each its own source address against a local simulator). Unset: the system's choice.
+    local_address: str | None = None
 
-    _blank_to_none = field_validator("api_key", "api_key_file", mode="before")(_empty_is_none)
+    _blank_to_none = field_validator("api_key", "api_key_file", "local_address", mode="before")(
+        _empty_is_none
+    )
+
+    @field_validator("local_address")
+    @classmethod
+    def _check_local_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(f"not an IP address: {value!r}") from None
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -240,6 +256,33 @@ class SyncSettings(BaseModel):
     device_availability_overlap_s: float = Field(default=600.0, ge=0, le=86400)
 
 
+class ClusterSettings(BaseModel):
+    """`[cluster]`: how instances sharing one database share the organizations (leases)."""
+
+    model_config = _Frozen
+
+    # Instances with the same egress share its 100 requests/s; name it after the public IP
+    # the host reaches Meraki from. Default: the host name.
+    egress_id: str = Field(default_factory=socket.gethostname, min_length=1, max_length=200)
+    lease_ttl_s: float = Field(default=15.0, gt=0)
+    lease_renew_s: float = Field(default=5.0, gt=0)
+    # An instance that could not renew stops syncing an org this long before its lease can
+    # have expired (by its own monotonic clock), so two owners never poll at once.
+    lease_margin_s: float = Field(default=2.0, gt=0, validate_default=True)
+
+    @field_validator("lease_margin_s")
+    @classmethod
+    def _check_margin(cls, value: float, info: ValidationInfo) -> float:
+        ttl = info.data.get("lease_ttl_s")
+        renew = info.data.get("lease_renew_s")
+        if ttl is not None and renew is not None and renew + value >= ttl:
+            raise ValueError(
+                f"lease_renew_s ({renew}) plus lease_margin_s ({value}) must stay below "
+                f"lease_ttl_s ({ttl}), or leases lapse between renewals"
+            )
+        return value
+
+
 def _split_listen(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
@@ -307,6 +350,7 @@ class Settings(BaseSettings):
     sync: SyncSettings = Field(default_factory=SyncSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -68,6 +68,10 @@ class StoreError(MerakiSyncError):
     """PostgreSQL refused a statement (a constraint, a type, a missing schema)."""
 
 
+class LeaseLost(StoreError):
+    """An org-scoped write was refused: this instance no longer holds the org's lease."""
+
+
 class SchemaOutdated(StoreError):
     """The database schema is missing or older than this version of meraki-sync expects."""
 
@@ -84,3 +88,17 @@ def schema_newer_message(found: int, expected: int) -> str:
         f"schema version {found} is newer than this meraki-sync, which expects {expected}: "
         "upgrade meraki-sync (it keeps working, but may not fill what the newer schema adds)"
     )
+
+
+class OrgsLeasedElsewhere(MerakiSyncError):
+    """`once` found organizations a running instance holds: it would poll behind its back."""
+
+    def __init__(self, holders: list[tuple[str, str]]) -> None:
+        shown = ", ".join(f"{org} (held by {owner})" for org, owner in holders[:10])
+        more = f" and {len(holders) - 10} more" if len(holders) > 10 else ""
+        super().__init__(
+            f"{len(holders)} organization(s) are being synced by a running meraki-sync instance: "
+            f"{shown}{more}. `once` only syncs organizations no instance holds; stop that "
+            "instance or limit `once` to free organizations with meraki.organizations"
+        )
+        self.holders = holders

@@ -127,3 +127,18 @@ AVAILABILITY_HISTORY_LAG = Gauge(
     "How far behind now the org's stored device status change history ends (its watermark).",
     ["org"],
 )
+LEASES_HELD = Gauge(
+    "meraki_sync_leases_held",
+    "Organization leases this instance holds now.",
+)
+LEASE_TAKEOVERS = Counter(
+    "meraki_sync_lease_takeovers_total",
+    "Organizations this instance claimed after another instance's lease expired unreleased.",
+)
+FENCING_REJECTIONS = Counter(
+    "meraki_sync_fencing_rejections_total",
+    "Org-scoped writes refused because this instance no longer held the org's lease, by reason "
+    "(expired: the local deadline passed; superseded: the database holds another owner or "
+    "fencing number).",
+    ["reason"],
+)

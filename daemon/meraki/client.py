@@ -66,6 +66,8 @@ class ClientOptions:
     max_body_bytes: int = 128 * 1024 * 1024
     max_listing_items: int = 1_000_000
     user_agent_vendor: str = DEFAULT_VENDOR
+    # Tests and labs: the local address requests leave from (None: the system's choice).
+    local_address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,9 @@ class MerakiClient:
         return f"MerakiClient(base_url={str(self._base)!r})"
 
     async def __aenter__(self) -> MerakiClient:
+        local = self._options.local_address
         self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(local_addr=(local, 0)) if local else None,
             timeout=aiohttp.ClientTimeout(total=self._options.timeout_s),
             # Cookies would let one org's answers leak state into another's requests.
             cookie_jar=aiohttp.DummyCookieJar(),
@@ -132,6 +136,10 @@ class MerakiClient:
     def forget_org(self, org_id: str) -> None:
         """Drop the pacing state of an org no longer synced."""
         self._limiter.forget(org_id)
+
+    def share_ip_budget(self, rate_per_s: float) -> None:
+        """Spend at most `rate_per_s` of the egress IP's budget (instances share an egress)."""
+        self._limiter.share_ip_budget(rate_per_s)
 
     def set_api_key(self, api_key: str) -> None:
         """Use a new key (a rotation) and try again even if the old one was rejected."""

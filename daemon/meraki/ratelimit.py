@@ -149,6 +149,14 @@ class TokenBucket:
         if self.rate_per_s < self.max_rate_per_s:
             self.rate_per_s = min(self.max_rate_per_s, self.rate_per_s + RATE_RECOVERY_PER_SUCCESS)
 
+    def set_rate(self, rate_per_s: float, capacity: float) -> None:
+        """Change the configured pace (and burst) from now on; tokens already earned stay,
+        up to the new capacity."""
+        self._refill(self._clock())
+        self.max_rate_per_s = self.rate_per_s = rate_per_s
+        self.capacity = max(1.0, capacity)
+        self._tokens = min(self._tokens, self.capacity)
+
     @property
     def paused_for_s(self) -> float:
         """Seconds left in the current pause (0 when not paused)."""
@@ -192,6 +200,12 @@ class RateLimiter:
             ip_rate_per_s, max(1.0, ip_rate_per_s / 2), clock=clock, sleep=sleep
         )
         self._orgs: dict[str, TokenBucket] = {}
+
+    def share_ip_budget(self, rate_per_s: float) -> None:
+        """Spend only `rate_per_s` of the egress IP's budget: the rest is other instances' on
+        the same egress."""
+        if rate_per_s != self.global_bucket.max_rate_per_s:
+            self.global_bucket.set_rate(rate_per_s, rate_per_s / 2)
 
     def org_bucket(self, org_id: str) -> TokenBucket:
         """The bucket of one org (created full on first use)."""

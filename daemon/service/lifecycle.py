@@ -27,7 +27,14 @@ import structlog
 from daemon import __version__
 from daemon.core import metrics
 from daemon.core.config import Settings, resolve_api_key
-from daemon.core.errors import EXIT_OK, ApiError, ApiKeyRejected, ConfigError, DatabaseUnavailable
+from daemon.core.errors import (
+    EXIT_OK,
+    ApiError,
+    ApiKeyRejected,
+    ConfigError,
+    DatabaseUnavailable,
+    StoreError,
+)
 from daemon.core.logs import add_secrets
 from daemon.meraki.client import CallStats, MerakiClient
 from daemon.service.health import Readiness, serving
@@ -37,7 +44,7 @@ from daemon.store import Store
 from daemon.store.customer_map import import_mapping_csv
 from daemon.sync import run_metrics
 from daemon.sync.datasets import DEVICE_AVAILABILITIES, ORGANIZATIONS
-from daemon.sync.ownership import OwnAll
+from daemon.sync.leases import LeasedOwnership, this_instance
 from daemon.sync.run import SyncContext, SyncOptions
 from daemon.sync.scheduler import Scheduler
 
@@ -164,6 +171,33 @@ async def _serve(
     reload: asyncio.Event,
     accept_shrink: bool,
 ) -> None:
+    # Lease renewals get a pool of their own: queued behind a busy pass's writes, they could
+    # miss the TTL and hand every org over for nothing.
+    try:
+        lease_store = await store.open_sibling()
+    except (DatabaseUnavailable, StoreError) as exc:
+        log.warning("lease_pool_unavailable", error=str(exc), detail="sharing the data pool")
+        lease_store = store
+    try:
+        await _serve_leased(
+            settings, store, lease_store, client, state, notifier, stop, reload, accept_shrink
+        )
+    finally:
+        if lease_store is not store:
+            await lease_store.close()
+
+
+async def _serve_leased(
+    settings: Settings,
+    store: Store,
+    lease_store: Store,
+    client: MerakiClient,
+    state: ServiceState,
+    notifier: Notifier,
+    stop: asyncio.Event,
+    reload: asyncio.Event,
+    accept_shrink: bool,
+) -> None:
     ctx = SyncContext(
         client=client,
         store=store,
@@ -175,10 +209,24 @@ async def _serve(
             log.error("api_key_rejected", recheck_in_s=settings.meraki.key_recheck_s)
         state.reject_key()
 
+    ownership = LeasedOwnership(
+        lease_store,
+        this_instance(settings.cluster.egress_id),
+        settings.cluster,
+        ip_rate_per_s=settings.meraki.ip_rate_per_s,
+        on_ip_share=client.share_ip_budget,
+        fenced=store,
+    )
+    log.info(
+        "instance_started",
+        instance=ownership.me.instance_id,
+        egress=ownership.me.egress_id,
+        lease_ttl_s=settings.cluster.lease_ttl_s,
+    )
     scheduler = Scheduler(
         ctx,
         settings.sync,
-        ownership=OwnAll(),
+        ownership=ownership,
         stop=stop,
         key_accepted=state.key_accepted,
         on_key_rejected=key_rejected,
@@ -186,6 +234,7 @@ async def _serve(
         ip_rate_per_s=settings.meraki.ip_rate_per_s,
         only=settings.meraki.organizations,
     )
+    ownership.demand_per_s = scheduler.pace.demand_per_s
     state.scheduler = scheduler
     notifier.ready(_status_line(state))
     log.info("ready", version=__version__)
@@ -200,6 +249,7 @@ async def _serve(
     tasks = [asyncio.create_task(helper) for helper in helpers]
     try:
         await scheduler.run(settings.sync.shutdown_grace_s)
+        await ownership.leave()
     finally:
         notifier.stopping()
         for task in tasks:

@@ -74,6 +74,7 @@ async def open_client(settings: Settings, api_key: str) -> AsyncIterator[MerakiC
         max_body_bytes=meraki.max_body_bytes,
         max_listing_items=meraki.max_listing_items,
         user_agent_vendor=meraki.user_agent_vendor,
+        local_address=meraki.local_address,
     )
     async with MerakiClient(api_key, options, limiter) as client:
         yield client

@@ -44,7 +44,7 @@ def _gate(sim: Simulator, route: Route) -> Callable[[web.Request], Awaitable[web
         org_id = request.match_info.get("id") if route.org_scoped else None
         org = sim.world.organization(org_id) if org_id is not None else None
         counted_org = org.id if org is not None else None
-        sim.counters.count_request(route.template, counted_org)
+        sim.counters.count_request(route.template, counted_org, request.remote or "")
         response = await _answer(sim, route, request, org)
         sim.counters.count_answer(response.status if response is not None else 0, counted_org)
         if response is None:

@@ -53,7 +53,7 @@ async def store_changes(
     """
     params = {"organization_id": organization_id, "observed_at": fetched_at}
     advance = query("device_availability_watermark_advance")
-    async with store.transaction() as conn:
+    async with store.transaction(organization_id=organization_id) as conn:
         await conn.execute(query(spec.staging_query).sql)
         added = 0
         if rows:

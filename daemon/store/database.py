@@ -25,6 +25,7 @@ from daemon.core.errors import (
     StoreError,
     schema_newer_message,
 )
+from daemon.store.fencing import Fence
 from daemon.store.listing_guard import GuardPolicy, GuardVerdict, guard_listing
 from daemon.store.queries import query
 
@@ -100,6 +101,11 @@ class Store:
         # Whether the last attempt to reach PostgreSQL worked; exported as database_up.
         self.reachable = True
         metrics.DATABASE_UP.set(1)
+        # Set when organizations are shared through leases: every org-scoped write proves the
+        # lease in its own transaction. None: this process writes every org unchecked.
+        self.fence: Fence | None = None
+        self._dsn: str | None = None
+        self._connect_timeout_s = 10.0
 
     @classmethod
     async def open(
@@ -118,7 +124,19 @@ class Store:
             raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {_describe(exc)}") from None
         except asyncpg.PostgresError as exc:
             raise DatabaseUnavailable(f"PostgreSQL refused the connection: {exc}") from None
-        return cls(pool)
+        store = cls(pool)
+        store._dsn = dsn
+        store._connect_timeout_s = connect_timeout_s
+        return store
+
+    async def open_sibling(self, *, max_size: int = 2) -> Store:
+        """A small pool of its own on the same database, for work that must never queue
+        behind the data writes for a connection (lease renewals)."""
+        if self._dsn is None:
+            raise StoreError("this store was not opened from a DSN")
+        return await Store.open(
+            self._dsn, min_size=1, max_size=max_size, connect_timeout_s=self._connect_timeout_s
+        )
 
     async def close(self) -> None:
         """Close every connection."""
@@ -186,7 +204,7 @@ class Store:
         }
         statements = spec.statements
         verdict: GuardVerdict | None = None
-        async with self.transaction() as conn:
+        async with self.transaction(organization_id=organization_id) as conn:
             if complete and spec.soft_delete is not None:
                 verdict = await guard_listing(
                     conn,
@@ -211,7 +229,7 @@ class Store:
 
     async def record_run(self, run: RunRecord) -> None:
         """Record a run that wrote no rows (skipped or failed)."""
-        async with self.transaction() as conn:
+        async with self.transaction(organization_id=run.organization_id) as conn:
             await self._record_run(conn, run)
 
     async def ping(self) -> bool:
@@ -258,9 +276,14 @@ class Store:
                 log.error("database_unreachable", error=error)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
-        """A connection inside a transaction. For daemon.store modules only."""
+    async def transaction(self, *, organization_id: str | None = None) -> AsyncIterator[Connection]:
+        """A connection inside a transaction. For daemon.store modules only.
+
+        A transaction that writes an org's data names the org: under leases it first proves,
+        in the same transaction, that this instance still holds the org (LeaseLost if not)."""
         async with self.connection() as conn, conn.transaction():
+            if self.fence is not None and organization_id is not None:
+                await self.fence.check(conn, organization_id)
             yield conn
 
 

@@ -47,5 +47,5 @@ async def record_feature(
         "reason": reason,
         "checked_at": checked_at,
     }
-    async with store.transaction() as conn:
+    async with store.transaction(organization_id=organization_id) as conn:
         await conn.execute(statement.sql, *statement.args(params))

@@ -84,7 +84,7 @@ async def store_window(
         "fetched_at": fetched_at,
     }
     mark = query("uplink_samples_window_stored")
-    async with store.transaction() as conn:
+    async with store.transaction(organization_id=organization_id) as conn:
         new_window = await conn.fetchval(mark.sql, *mark.args(params))
         if not rows:
             return

@@ -184,12 +184,16 @@ async def sync_pass(
     concurrency: int = 128,
     on_org_done: OrgDone | None = None,
     on_orgs_listed: Callable[[list[OrgRef]], None] | None = None,
+    claim: Callable[[list[OrgRef]], Awaitable[None]] | None = None,
 ) -> PassResult:
-    """One full pass over every visible (or allow-listed) org."""
+    """One full pass over every visible (or allow-listed) org. `claim` runs once the orgs
+    are listed, before any of them is synced (it may refuse by raising)."""
     started = time.monotonic()
     listing, orgs = await list_organizations(ctx, only)
     if listing.outcome != "ok" and not orgs:
         raise ApiError(f"could not list organizations: {listing.error}")
+    if claim is not None:
+        await claim(orgs)
     if on_orgs_listed is not None:
         on_orgs_listed(orgs)
     gate = asyncio.Semaphore(concurrency)

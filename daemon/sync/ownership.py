@@ -1,8 +1,8 @@
 """Which organizations this instance syncs.
 
-One instance owns every visible org today. The interface is the seam for running several
-instances that share the orgs through PostgreSQL (advisory locks or a lease table): only this
-module would change, not the scheduler.
+`OwnAll` is a process that owns every visible org without asking anyone (tests, tools).
+`daemon.sync.leases.LeasedOwnership` shares the orgs between instances through lease rows in
+PostgreSQL. The scheduler only sees this interface.
 """
 
 from __future__ import annotations
@@ -17,11 +17,19 @@ class OrgOwnership(Protocol):
     """Decides, from the visible orgs, which ones this instance syncs now."""
 
     async def claim(self, visible: Sequence[OrgRef]) -> list[OrgRef]:
-        """The orgs to sync until the next listing."""
+        """The orgs to sync until the next check."""
         ...
 
     async def release(self, org_ids: Sequence[str]) -> None:
         """Give up orgs this instance stops syncing (vanished, or shutting down)."""
+        ...
+
+    def holds(self, org_id: str) -> bool:
+        """Whether a run of the org may start now."""
+        ...
+
+    def recheck_in_s(self) -> float | None:
+        """Seconds until `claim` must run again (renewals); None: only at each listing."""
         ...
 
 
@@ -34,3 +42,11 @@ class OwnAll:
 
     async def release(self, org_ids: Sequence[str]) -> None:
         """Nothing to give back."""
+
+    def holds(self, org_id: str) -> bool:
+        """Always."""
+        return True
+
+    def recheck_in_s(self) -> float | None:
+        """Nothing to renew."""
+        return None

@@ -146,6 +146,8 @@ class Scheduler:
         self.listed_once = asyncio.Event()
         # Consecutive crashes per supervised job ("devices:<org id>", "organizations", ...).
         self.crashes: dict[str, int] = {}
+        self._visible: list[OrgRef] = []
+        self._ownership_lock = asyncio.Lock()
 
     def crashing(self) -> list[str]:
         """Jobs that crashed at least CRASHES_BEFORE_NOT_READY times in a row, by name."""
@@ -165,6 +167,8 @@ class Scheduler:
                 self._supervised("maintenance", self._maintain_once, lambda: MAINTENANCE_INTERVAL_S)
             ),
         ]
+        if self._ownership.recheck_in_s() is not None:
+            background.append(asyncio.create_task(self._ownership_checks()))
         await self._stop.wait()
         tasks = [*background, *self._org_tasks.values()]
         _, pending = await asyncio.wait(tasks, timeout=grace_s)
@@ -187,15 +191,46 @@ class Scheduler:
             metrics.ORGANIZATIONS.labels("api_disabled").set(
                 sum(not o.api_enabled for o in visible)
             )
-        owned = {org.id: org for org in await self._ownership.claim(visible)}
-        if result.held:
-            kept = [o for o in self._org_tasks if o not in owned]
+        else:
+            # Orgs a held listing left out keep their jobs until the listing is confirmed.
+            listed = {org.id for org in visible}
+            kept = [self.orgs[o] for o in self._org_tasks if o not in listed and o in self.orgs]
             if kept:
                 log.warning("organizations_kept", orgs=len(kept), reason="listing held")
-            owned.update({org_id: self.orgs[org_id] for org_id in kept})
+            visible = [*visible, *kept]
+        self._visible = visible
+        await self._apply_ownership()
+        if not self.listed_once.is_set():
+            log.info("budget_estimate", **self.pace.describe())
+            self.listed_once.set()
+
+    async def _ownership_checks(self) -> None:
+        """Renew and rebalance between listings, as often as the ownership needs."""
+        while not await self._stopped_within(self._ownership.recheck_in_s() or 0.0):
+            if not self.listed_once.is_set():
+                continue
+            try:
+                await self._apply_ownership()
+            except Exception:
+                log.exception("ownership_check_failed")
+
+    async def _apply_ownership(self) -> None:
+        """Start the loops of orgs this instance now owns, stop those it no longer owns."""
+        async with self._ownership_lock:
+            owned = {org.id: org for org in await self._ownership.claim(self._visible)}
+            stopped = self._follow(owned)
+            if stopped:
+                # Runs in flight end (rolled back) before the orgs are handed on: their writes
+                # would only be refused once the leases are gone.
+                await asyncio.gather(*stopped.values(), return_exceptions=True)
+                await self._ownership.release(list(stopped))
+
+    def _follow(self, owned: dict[str, OrgRef]) -> dict[str, asyncio.Task[None]]:
+        stopped: dict[str, asyncio.Task[None]] = {}
         for org_id in [o for o in self._org_tasks if o not in owned]:
             log.info("organization_stopped", org=org_id, reason="no longer visible or owned")
-            self._org_tasks.pop(org_id).cancel()
+            stopped[org_id] = self._org_tasks.pop(org_id)
+            stopped[org_id].cancel()
             self.orgs.pop(org_id, None)
             self._ctx.client.forget_org(org_id)
             self._forget_metrics(org_id)
@@ -208,9 +243,7 @@ class Scheduler:
                 log.info("organization_started", org=org_id, name=org.name)
                 self._org_tasks[org_id] = asyncio.create_task(self._run_org(org))
         self.pace.set_orgs(set(owned))
-        if not self.listed_once.is_set():
-            log.info("budget_estimate", **self.pace.describe())
-            self.listed_once.set()
+        return stopped
 
     def _forget_metrics(self, org_id: str) -> None:
         """Drop a stopped org's series, so freshness alerts do not fire for it forever."""
@@ -233,6 +266,8 @@ class Scheduler:
                 )
 
     async def _run_job(self, org_id: str, job: JobSpec) -> None:
+        if not self._ownership.holds(org_id):
+            return  # lost since the last check; the next check stops the loop
         result = await job.run(self._ctx, org_id)
         self.pace.observe(org_id, job.name, result.requests)
         self._record(org_id, job.name, result)

@@ -57,7 +57,9 @@ async def test_a_refused_per_page_is_retried_once_with_the_named_maximum_and_rem
         assert devices.requests == pages
 
     # The inventory lists the 12 devices in networks (devices/statuses adds those outside any).
-    listed = "SELECT count(*) FROM meraki.devices WHERE removed_at IS NULL AND network_id IS NOT NULL"
+    listed = (
+        "SELECT count(*) FROM meraki.devices WHERE removed_at IS NULL AND network_id IS NOT NULL"
+    )
     assert await db.fetchval(listed) == 12
 
 

@@ -61,6 +61,14 @@ class Scripted:
         """Remember what was given back."""
         self.released.extend(org_ids)
 
+    def holds(self, org_id: str) -> bool:
+        """Every org the script owns."""
+        return org_id in self.owned
+
+    def recheck_in_s(self) -> float | None:
+        """Only at listings."""
+        return None
+
 
 def make_scheduler(ctx: SyncContext, ownership: Scripted, stop: asyncio.Event) -> Scheduler:
     """A scheduler with fast intervals and an accepted key."""

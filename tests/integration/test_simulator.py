@@ -484,7 +484,14 @@ async def test_stats_count_by_path_and_reset(
         "/organizations/{id}/devices": 1,
         "<unmatched>": 1,
     }
-    assert stats["organizations"] == {org_id: {"requests": 1, "rate_limited": 0}}
+    assert stats["organizations"] == {
+        org_id: {
+            "requests": 1,
+            "rate_limited": 0,
+            "max_clients_per_second": 1,
+            "clients": ["127.0.0.1"],
+        }
+    }
     async with http.post(f"{sim.url}/_sim/stats/reset") as response:
         assert (await response.json())["requests"] == 0
 

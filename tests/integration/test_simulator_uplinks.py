@@ -136,11 +136,11 @@ async def test_new_shapes_contain_every_example_field(http: aiohttp.ClientSessio
         for row in body:
             assert_has_fields(examples[LOSS][0], row, LOSS)
         # Secure Access in the GA shape (examples.json has the beta ones).
-        for path, example in (("sase/sites", "sites"), ("sase/regions", "regions")):
+        for path, kind in (("sase/sites", "sites"), ("sase/regions", "regions")):
             status, page, _ = await get(http, f"{base}/{path}")
             assert status == 200
             assert page["items"]
-            assert_has_fields(ga_sase_example(example), page, path)
+            assert_has_fields(ga_sase_example(kind), page, path)
 
 
 async def test_uplink_statuses_page_like_the_others_and_match_the_truth(

@@ -13,6 +13,7 @@ from pydantic import BaseModel, SecretStr
 
 from daemon.core.config import (
     MERAKI_HOSTS,
+    ClusterSettings,
     DatabaseSettings,
     LogSettings,
     MerakiSettings,
@@ -33,6 +34,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "sync": SyncSettings,
     "metrics": MetricsSettings,
     "log": LogSettings,
+    "cluster": ClusterSettings,
 }
 
 
@@ -415,3 +417,20 @@ def test_inner_whitespace_never_echoes(head: str, tail: str, gap: str) -> None:
         resolve_api_key(with_key(head + gap + tail), {})
     assert head not in str(caught.value)
     assert tail not in str(caught.value)
+
+
+def test_lease_renewal_must_fit_inside_the_ttl(tmp_path: Path) -> None:
+    """A renewal period (plus margin) as long as the lease TTL is refused, naming the setting."""
+    text = "[cluster]\nlease_ttl_s = 10\nlease_renew_s = 9\nlease_margin_s = 2\n"
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), environ={})
+    assert caught.value.setting == "cluster.lease_margin_s"
+
+
+def test_local_address_must_be_an_ip_address(tmp_path: Path) -> None:
+    """meraki.local_address takes an IP address, not a host name."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, "[meraki]\nlocal_address = 'localhost'\n"), environ={})
+    assert caught.value.setting == "meraki.local_address"
+    settings = load_settings(write(tmp_path, "[meraki]\nlocal_address = '127.0.0.2'\n"), {})
+    assert settings.meraki.local_address == "127.0.0.2"
