@@ -28,9 +28,11 @@ FAST = SyncSettings(
 
 @pytest.fixture
 async def api() -> AsyncIterator[FakeApi]:
-    """One organization whose device statuses answer (so only the crash stands in the way)."""
+    """One organization whose device availabilities answer (readiness needs them fresh), so
+    only the crash stands in the way."""
     async with fake_api() as running:
         running.answers["/organizations"] = [organization("1")]
+        running.answers["/organizations/1/devices/availabilities"] = []
         running.answers["/organizations/1/devices/statuses"] = []
         yield running
 
