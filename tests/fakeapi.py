@@ -8,15 +8,14 @@ put there, and every other path answers 404.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from yarl import URL
 
-from daemon.meraki.client import ClientOptions, MerakiClient, host_key
-from tests.conftest import limiter
+from daemon.meraki.client import MerakiClient
+from tests.hostile import API_PREFIX, HostileServer, hostile_server
 
 API_KEY = "fake-api-key-0d9c8b7a6f5e4d3c"
 
@@ -27,11 +26,16 @@ class FakeApi:
 
     answers: dict[str, Any] = field(default_factory=dict)
     requests: dict[str, int] = field(default_factory=dict)
-    base_url: str = ""
+    server: HostileServer = field(default_factory=HostileServer)
+
+    @property
+    def base_url(self) -> str:
+        """The server's base URL, ending in /api/v1."""
+        return self.server.base_url
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Answer the JSON set for the path, or 404."""
-        path = request.path.removeprefix("/api/v1")
+        path = request.path.removeprefix(API_PREFIX)
         self.requests[path] = self.requests.get(path, 0) + 1
         if request.headers.get("Authorization") != f"Bearer {API_KEY}":
             return web.json_response({"errors": ["Invalid API key"]}, status=401)
@@ -39,38 +43,18 @@ class FakeApi:
             return web.json_response({"errors": ["Not found"]}, status=404)
         return web.json_response(self.answers[path])
 
-    def client_options(self) -> ClientOptions:
-        """Client options that allow exactly this server."""
-        return ClientOptions(
-            base_url=self.base_url,
-            allowed_hosts=frozenset({host_key(URL(self.base_url))}),
-            require_https=False,
-            timeout_s=10.0,
-            max_attempts=2,
-            retry_total_s=10.0,
-        )
-
-    def client(self) -> MerakiClient:
-        """A client with the accepted key (use as an async context manager)."""
-        return MerakiClient(API_KEY, self.client_options(), limiter())
+    def client(self) -> AbstractAsyncContextManager[MerakiClient]:
+        """A client with the accepted key, allowed to reach exactly this server."""
+        return self.server.client(API_KEY)
 
 
 @asynccontextmanager
 async def fake_api() -> AsyncIterator[FakeApi]:
-    """Serve a FakeApi on 127.0.0.1 until the block exits."""
+    """Serve a FakeApi on 127.0.0.1 (through `hostile_server`) until the block exits."""
     api = FakeApi()
-    app = web.Application()
-    app.router.add_route("GET", "/{tail:.*}", api.handle)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    api.base_url = f"http://{host}:{port}/api/v1"
-    try:
+    async with hostile_server({"/{tail:.*}": api.handle}) as server:
+        api.server = server
         yield api
-    finally:
-        await runner.cleanup()
 
 
 def organization(org_id: str, name: str | None = None) -> dict[str, Any]:
