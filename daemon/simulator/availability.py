@@ -21,7 +21,7 @@ _SERIAL_FIRST, _SERIAL_LAST = "0000-0000-0000", "zzzz-zzzz-zzzz"
 
 def _org_devices(_world: World, org: Organization | None) -> Sequence[Device]:
     assert org is not None  # org-scoped routes get their org from the gate
-    return org.devices
+    return org.all_devices()  # devices outside any network too: offline, network id null
 
 
 def availability_row(device: Device, ctx: RenderContext) -> Row:

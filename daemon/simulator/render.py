@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from daemon.simulator import catalog
-from daemon.simulator.status import OFFLINE, device_status, reported_at_text
+from daemon.simulator.status import device_status, reported_at_text
 from daemon.simulator.world import Device, Network, Organization
 
 Row = dict[str, Any]
@@ -79,7 +79,7 @@ def _configuration_updated_at(device: Device) -> str:
 
 def status_row(device: Device, seed: int, now: float) -> Row:
     """A row of GET /organizations/{id}/devices/statuses at simulated time `now`."""
-    status = device_status(seed, device, now) if device.network_id is not None else OFFLINE
+    status = device_status(seed, device, now)
     primary_dns, secondary_dns = device.dns if device.dns else (None, None)
     return {
         "name": device.name or None,

@@ -84,7 +84,10 @@ def _episode(seed: int, device: Device, slot: int) -> tuple[int, int, int, str, 
 
 
 def status_at(seed: int, device: Device, status_window: int) -> str:
-    """The device's status during window `status_window`."""
+    """The device's status during window `status_window`; a device outside any network is
+    offline for good (it has nowhere to report from)."""
+    if device.network_id is None:
+        return OFFLINE
     if is_dormant(device):
         return DORMANT
     slot, position = divmod(status_window + _phase(device), SLOT_WINDOWS)
@@ -106,7 +109,7 @@ def device_status(seed: int, device: Device, now: float) -> str:
 
 def transitions(seed: int, device: Device, first: int, last: int) -> Iterator[Transition]:
     """Every change between consecutive windows w - 1 and w with first <= w <= last, in order."""
-    if is_dormant(device) or last < first:
+    if device.network_id is None or is_dormant(device) or last < first:
         return
     phase = _phase(device)
     for slot in range((first + phase) // SLOT_WINDOWS, (last + phase) // SLOT_WINDOWS + 1):

@@ -126,7 +126,7 @@ async def test_a_daemon_down_for_hours_backfills_exactly_and_a_rerun_adds_nothin
     pages = sim.simulator.stats()["by_path"][
         "/organizations/{id}/devices/availabilities/changeHistory"
     ]
-    assert pages > 2 * len(org_ids), "the backfill really paged"
+    assert pages >= 2 * len(org_ids), "the backfill really paged"
     counts = {}
     for org_id in org_ids:
         start, end = await coverage(db, org_id)

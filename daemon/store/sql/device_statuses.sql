@@ -21,6 +21,9 @@ SELECT DISTINCT ON (s.serial)
 FROM staging_device_statuses s
 ORDER BY s.serial
 ON CONFLICT (serial) DO UPDATE SET
+    -- A device outside any network is never in the inventory: its model comes from here,
+    -- but only while nothing else has set it (the inventory owns it otherwise).
+    model = coalesce(d.model, EXCLUDED.model),
     last_reported_at = EXCLUDED.last_reported_at,
     public_ip = EXCLUDED.public_ip,
     gateway = EXCLUDED.gateway,
