@@ -194,6 +194,9 @@ SCRAPE_SCRIPT = textwrap.dedent(
     m.ORG_PACE.set(10)
     m.LISTING_GUARD_HOLDS.labels(dataset="organizations").inc()
     m.AVAILABILITY_HISTORY_LAG.labels(org="549236").set(42)
+    m.LEASES_HELD.set(3)
+    m.LEASE_TAKEOVERS.inc()
+    m.FENCING_REJECTIONS.labels(reason="superseded").inc()
     sys.stdout.write(generate_latest().decode())
     """
 )

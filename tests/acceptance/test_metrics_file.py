@@ -112,8 +112,9 @@ async def test_the_daemon_exports_per_org_series_from_the_start(
 
         async def all_orgs_ran() -> Scrape | None:
             scrape = await daemon.scrape()
-            orgs = scrape.label_values("meraki_sync_runs_total", "org")
-            return scrape if set(world) <= orgs else None
+            # The interval gauge is set when a run ends: wait until every org has one.
+            paced = scrape.label_values("meraki_sync_run_interval_seconds", "org")
+            return scrape if set(world) <= paced else None
 
         scrape = await eventually(all_orgs_ran, timeout_s=20, what="runs of every org")
         assert scrape.value("meraki_sync_organizations_visible") == len(world)
