@@ -112,8 +112,14 @@ async def test_the_daemon_exports_per_org_series_from_the_start(
 
         async def all_orgs_ran() -> Scrape | None:
             scrape = await daemon.scrape()
-            # The interval gauge is set when a run ends: wait until every org has one.
-            paced = scrape.label_values("meraki_sync_run_interval_seconds", "org")
+            # The interval gauge is set when a run ends: wait for every org's uplink statuses.
+            paced = {
+                org
+                for org in world
+                if scrape.value(
+                    "meraki_sync_run_interval_seconds", org=org, dataset="uplink_statuses"
+                )
+            }
             return scrape if set(world) <= paced else None
 
         scrape = await eventually(all_orgs_ran, timeout_s=20, what="runs of every org")
@@ -124,8 +130,9 @@ async def test_the_daemon_exports_per_org_series_from_the_start(
             assert scrape.value("meraki_sync_api_rate_limited_total", org=org_id) == 0
             for reason in RETRY_REASONS:
                 assert scrape.value("meraki_sync_api_retries_total", org=org_id, reason=reason) == 0
+            # Every org's jobs are paced: the uplink statuses job (every minute) has its interval.
             assert scrape.value(
-                "meraki_sync_run_interval_seconds", org=org_id, dataset="device_statuses"
+                "meraki_sync_run_interval_seconds", org=org_id, dataset="uplink_statuses"
             )
         for dataset in dataset_names():
             assert scrape.value("meraki_sync_rows_rejected_total", dataset=dataset) == 0
