@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
 from datetime import UTC, datetime
@@ -273,6 +274,7 @@ async def test_a_frozen_instance_past_its_ttl_lands_nothing_after_losing_its_lea
                 await asyncio.sleep(1.0)
             finally:
                 frozen.send(signal.SIGCONT)
+                woke_at = time.time()
 
             woke = len(frozen.events())
             # On waking it finds its leases gone and stops those orgs; a run that got to its
@@ -293,10 +295,16 @@ async def test_a_frozen_instance_past_its_ttl_lands_nothing_after_losing_its_lea
     assert scrape.total("meraki_sync_fencing_rejections_total") == len(refusals)
     # Until it claims orgs again (rebalancing), nothing of the frozen orgs lands from it.
     reclaimed = next((i for i, e in enumerate(events) if e["event"] == "leases_claimed"), None)
+    # A run that committed just before SIGSTOP logs its line only after SIGCONT, its `seconds`
+    # spanning the freeze (the database check below covers it): only runs that began after
+    # waking must not land.
     landed = [
         (e["org"], e["dataset"])
         for e in events[:reclaimed]
-        if e["event"] == "dataset_synced" and e["org"] in frozen_orgs and e["outcome"] == "ok"
+        if e["event"] == "dataset_synced"
+        and e["org"] in frozen_orgs
+        and e["outcome"] == "ok"
+        and _logged_at(e) - e["seconds"] > woke_at
     ]
     assert landed == []
     conn = await asyncpg.connect(migrated_dsn)
@@ -413,3 +421,8 @@ async def _expiry(dsn: str) -> dict[str, datetime]:
 async def _org_requests(sim: SimulatorProcess) -> int:
     stats = await sim_get(sim, "/_sim/stats")
     return sum(int(o["requests"]) for o in stats["organizations"].values())
+
+
+def _logged_at(event: dict[str, Any]) -> float:
+    """The epoch seconds of a JSON log line's ISO timestamp."""
+    return datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00")).timestamp()
