@@ -101,7 +101,9 @@ async def list_organizations(
         seen.append(OrgRef(item.id, item.name, item.api.enabled))
         return True
 
-    result = await run_dataset(ctx, ORGANIZATIONS, None, keep=keep)
+    # An allow-list narrows what is visited, not what exists: organizations outside it are not
+    # removed, and the listing guard does not take the narrower listing for a shrunken one.
+    result = await run_dataset(ctx, ORGANIZATIONS, None, keep=keep, filtered=bool(only))
     # `seen` fills only when the listing was fetched in full; if merely storing it failed (the
     # database is away), the orgs are still worth visiting: their runs fail and say why.
     return result, seen

@@ -118,8 +118,12 @@ async def run_dataset(
     dataset: Dataset,
     organization_id: str | None,
     keep: Callable[[Item], bool] | None = None,
+    *,
+    filtered: bool = False,
 ) -> RunResult:
-    """Sync one dataset for one org (None for org-less listings). `keep` filters items."""
+    """Sync one dataset for one org (None for org-less listings). `keep` filters items;
+    `filtered` says it drops some on purpose, so absence from what is kept proves nothing and
+    the listing soft-deletes nothing."""
     stats = CallStats()
     started_at, started = ctx.now(), time.monotonic()
     rows: list[Row] = []
@@ -161,7 +165,7 @@ async def run_dataset(
                 rows,
                 organization_id=organization_id,
                 observed_at=record.finished_at,
-                complete=rejected == 0,
+                complete=rejected == 0 and not filtered,
                 run=record,
                 guard=ctx.options.guard,
             )

@@ -107,6 +107,29 @@ async def test_a_shrunken_listing_is_applied_once_seen_enough_times_in_a_row(
     assert dict(state) == {"applied_rows": 1, "held_rows": None, "held_times": 0}
 
 
+async def test_an_allow_list_narrows_the_visit_without_removing_or_holding(
+    api: FakeApi, store: Store, db: asyncpg.Connection
+) -> None:
+    """Four orgs synced, then `meraki.organizations` narrowed to one: ok at once, only that org
+    visited, none removed; an allow-listed org that vanished is not removed either."""
+    async with api.client() as client:
+        ctx = SyncContext(client=client, store=store)
+        await list_organizations(ctx)
+        narrowed, visible = await list_organizations(ctx, only={"2"})
+        api.answers["/organizations"] = [ORGS[0]]
+        vanished, none_left = await list_organizations(ctx, only={"2"})
+
+    assert (narrowed.outcome, [org.id for org in visible]) == ("ok", ["2"])
+    assert (vanished.outcome, none_left) == ("ok", [])
+    assert await removed_orgs(db) == set()
+    state = await db.fetchrow(
+        "SELECT applied_rows FROM meraki.listing_guard"
+        " WHERE dataset = 'organizations' AND scope = ''"
+    )
+    assert state is not None
+    assert state["applied_rows"] == 4
+
+
 async def test_a_listing_that_agrees_again_clears_the_hold(
     api: FakeApi, store: Store, db: asyncpg.Connection
 ) -> None:
