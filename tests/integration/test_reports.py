@@ -4,14 +4,25 @@ each over a half-open period [p_from, p_to), per device or site and per customer
 
 from __future__ import annotations
 
+import re
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 import asyncpg
 import pytest
 
+from daemon.simulator import RunningSimulator
 from daemon.store import Store
+from daemon.sync.datasets import UPLINK_STATUSES
+from daemon.sync.full_pass import sync_pass
+from daemon.sync.run import SyncContext, run_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+SCHEMA = ROOT / "schema.sql"
 
 MAR1 = datetime(2026, 3, 1, tzinfo=UTC)
 FEB = datetime(2026, 2, 1, tzinfo=UTC)
@@ -225,9 +236,7 @@ async def test_only_the_gapless_history_is_measured(store: Store, db: asyncpg.Co
         at(8),
     )
     await device(db, "G", "M1", "online", org="O2")
-    await transitions(
-        db, "G", [(at(-100), "offline", "online"), (at(7), "offline", "online")]
-    )
+    await transitions(db, "G", [(at(-100), "offline", "online"), (at(7), "offline", "online")])
 
     row = (await by_device(db, at(0), at(10)))["G"]
 
@@ -290,6 +299,33 @@ async def test_an_empty_or_open_period_is_refused(
         await db.fetch(f"SELECT * FROM meraki.{function}($1, $2)", at(2), at(1))
     with pytest.raises(asyncpg.InvalidParameterValueError, match="needs both bounds"):
         await db.fetch(f"SELECT * FROM meraki.{function}($1, NULL)", at(1))
+
+
+async def test_migrate_adds_the_reports_to_an_existing_v3_database(
+    database_dsn: str, db: asyncpg.Connection
+) -> None:
+    """A database at schema v3 from before the reports (schema.sql without its reports section)
+    gets them from `migrate`, in place, and a second migrate replaces them without error."""
+    text = SCHEMA.read_text(encoding="utf-8")
+    start = text.index("-- v3: reports.")
+    end = text.index("INSERT INTO meraki.schema_version", start)
+    await db.execute(text[:start] + text[end:])
+    assert await db.fetchval("SELECT max(version) FROM meraki.schema_version") == 3
+    assert await db.fetchval("SELECT to_regproc('meraki.report_failovers')") is None
+    await world(db)
+    await device(db, "D", "N1", "offline")
+
+    store = await Store.open(database_dsn)
+    try:
+        assert await store.migrate() == 3
+        assert await store.migrate() == 3
+    finally:
+        await store.close()
+
+    row = (await by_device(db, at(0), at(10)))["D"]
+    assert row["availability_pct"] == Decimal("0.000")
+    for function in ("report_failovers", "report_sase_site_availability"):
+        assert await db.fetch(f"SELECT * FROM meraki.{function}($1, $2)", at(0), at(10))
 
 
 async def uplinks(
@@ -392,7 +428,10 @@ async def sase(
         checked_at,
     )
     for ts, status in history:
-        for role, shown in [("site", status), ("primary", "offline" if status == "good" else "good")]:
+        for role, shown in [
+            ("site", status),
+            ("primary", "offline" if status == "good" else "good"),
+        ]:
             await db.execute(
                 "INSERT INTO meraki.sase_site_status_history (site_id, role, ts, organization_id,"
                 " status, first_seen_at) VALUES ($1, $2, $3, 'O1', $4, $3)",
@@ -493,3 +532,170 @@ async def test_the_reader_role_runs_every_report(
     finally:
         await db.execute("RESET ROLE")
         await db.execute(f"DROP ROLE {login}")
+
+
+def recipes() -> list[str]:
+    """The ```sql blocks of the README's Reports section."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("\n## Reports\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sql\n(.*?)```", section, flags=re.DOTALL)
+
+
+async def synced_history(ctx: SyncContext, db: asyncpg.Connection, sim: RunningSimulator) -> None:
+    """A synced database whose every network is mapped to a customer (one per organization),
+    with half an hour of uplink status history: a full pass, then the uplink statuses every 5
+    simulated minutes, all of it moved back so that it ended 10 minutes ago."""
+    result = await sync_pass(ctx)
+    assert not result.failed, [r for o in result.orgs for r in o.runs if r.error]
+    await db.execute(
+        "INSERT INTO meraki.customer_map (organization_id, network_id, customer_id, customer_name)"
+        " SELECT organization_id, id, 'C-' || organization_id, 'Customer ' || organization_id"
+        " FROM meraki.networks"
+    )
+    orgs = [row["id"] for row in await db.fetch("SELECT id FROM meraki.organizations")]
+    steps = 6
+    for _ in range(steps):
+        sim.simulator.advance_clock(300)
+        for org in orgs:
+            assert (await run_dataset(ctx, UPLINK_STATUSES, org)).outcome == "ok"
+    await db.execute(
+        "UPDATE meraki.uplink_status_changes SET observed_at = observed_at - $1::interval",
+        timedelta(seconds=steps * 300 + 600),
+    )
+
+
+def seconds(delta: timedelta) -> Decimal:
+    """A duration as exact decimal seconds."""
+    return Decimal(delta // timedelta(microseconds=1)) / 1_000_000
+
+
+def percent(up: Decimal, down: Decimal) -> Decimal | None:
+    """100 * up / (up + down) with three decimals, as the reports round it."""
+    if up + down == 0:
+        return None
+    return (100 * up / (up + down)).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+
+
+async def expected_availability(
+    db: asyncpg.Connection, p_from: datetime, p_to: datetime
+) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
+    """(available, unavailable, excluded) seconds per device of a mapped network over
+    [p_from, p_to), worked out in Python from the raw tables by the rules the README states."""
+    watermarks = {
+        row["organization_id"]: (row["covered_from"], row["covered_until"])
+        for row in await db.fetch("SELECT * FROM meraki.device_availability_watermarks")
+    }
+    changes: dict[str, list[asyncpg.Record]] = defaultdict(list)
+    for row in await db.fetch(
+        "SELECT serial, ts, old_status, new_status FROM meraki.device_status_changes"
+        " WHERE ts IS NOT NULL ORDER BY serial, ts, id"
+    ):
+        changes[row["serial"]].append(row)
+    found: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
+    for dev in await db.fetch(
+        "SELECT d.serial, d.organization_id, d.status, d.removed_at FROM meraki.devices d"
+        " JOIN meraki.customer_map m"
+        "   ON m.organization_id = d.organization_id AND m.network_id = d.network_id"
+    ):
+        if dev["organization_id"] not in watermarks:
+            continue
+        covered_from, covered_until = watermarks[dev["organization_id"]]
+        start = max(p_from, covered_from)
+        end = min([p_to, covered_until] + ([dev["removed_at"]] if dev["removed_at"] else []))
+        if end <= start:
+            continue
+        mine = [c for c in changes[dev["serial"]] if c["ts"] >= covered_from]
+        before = [c for c in mine if c["ts"] <= start]
+        after = [c for c in mine if c["ts"] > start]
+        if before:
+            state = before[-1]["new_status"]
+        elif after:
+            state = after[0]["old_status"]
+        else:
+            state = dev["status"]
+        totals = {"up": Decimal(0), "down": Decimal(0), "other": Decimal(0)}
+        moment = start
+        for change in [c for c in after if c["ts"] < end] + [None]:
+            until = end if change is None else change["ts"]
+            kind = {"online": "up", "alerting": "up", "offline": "down"}.get(state, "other")
+            totals[kind] += seconds(until - moment)
+            if change is not None:
+                state, moment = change["new_status"], change["ts"]
+        found[dev["serial"]] = (totals["up"], totals["down"], totals["other"])
+    return found
+
+
+@pytest.mark.simulator(orgs=2, networks_per_org=4, devices_per_network=10, mx_share=0.5)
+async def test_every_report_recipe_runs_and_agrees_with_the_raw_history(
+    ctx: SyncContext, db: asyncpg.Connection, sim: RunningSimulator
+) -> None:
+    """The README's report recipes on a synced database: device availability per customer and
+    month and the devices below 99.9 % match the status history worked out in Python;
+    failovers match the failover episodes; site availability adds up per customer."""
+    await synced_history(ctx, db, sim)
+    monthly, weak, failovers, sase_customers, sase_sites = recipes()
+    customers = {
+        row["serial"]: row["customer_id"]
+        for row in await db.fetch(
+            "SELECT d.serial, m.customer_id FROM meraki.devices d JOIN meraki.customer_map m"
+            " ON m.organization_id = d.organization_id AND m.network_id = d.network_id"
+        )
+    }
+
+    async with db.transaction():
+        now = await db.fetchval("SELECT now()")
+        month_rows = await db.fetch(monthly)
+        weak_rows = await db.fetch(weak)
+        failover_rows = await db.fetch(failovers)
+        sase_customer_rows = await db.fetch(sase_customers)
+        sase_site_rows = await db.fetch(sase_sites)
+
+    assert len({row["month"] for row in month_rows}) == 3
+    this_month = await db.fetchval("SELECT date_trunc('month', $1::timestamptz)", now)
+    measured = 0
+    for row in month_rows:
+        start = await db.fetchval("SELECT to_timestamp($1, 'YYYY-MM')::timestamptz", row["month"])
+        end = await db.fetchval("SELECT $1::timestamptz + interval '1 month'", start)
+        expected = await expected_availability(db, start, end)
+        mine = [v for serial, v in expected.items() if customers[serial] == row["customer_id"]]
+        up = sum((v[0] for v in mine), Decimal(0))
+        down = sum((v[1] for v in mine), Decimal(0))
+        assert row["devices"] == len(mine), row
+        assert row["availability_pct"] == percent(up, down), row
+        measured += len(mine)
+        assert start <= this_month
+    assert measured > 0, "the synced day of history is measured"
+
+    week = await expected_availability(db, now - timedelta(days=7), now)
+    below = {
+        serial
+        for serial, (up, down, _) in week.items()
+        if (pct := percent(up, down)) is not None and pct < Decimal("99.9")
+    }
+    assert below, "the simulator's devices go offline now and then"
+    assert {row["serial"] for row in weak_rows} == below
+    assert all(row["availability_pct"] < Decimal("99.9") for row in weak_rows)
+
+    episodes = await db.fetch(
+        "SELECT e.organization_id, e.interface, e.started_at > (SELECT min(c.observed_at)"
+        " FROM meraki.uplink_status_changes c WHERE c.serial = e.serial"
+        " AND c.interface = e.interface) AS seen_starting"
+        " FROM meraki.failover_events e WHERE e.started_at >= $1::timestamptz - interval '30 days'",
+        now,
+    )
+    counted = sum(1 for e in episodes if e["seen_starting"])
+    assert counted > 0, "half an hour of uplink history has failovers"
+    assert sum(row["failovers"] for row in failover_rows) == counted
+    assert sum(row["cellular_failovers"] for row in failover_rows) == sum(
+        1 for e in episodes if e["seen_starting"] and e["interface"] == "cellular"
+    )
+    assert all(row["hours_on_backup"] >= row["hours_on_cellular"] for row in failover_rows)
+
+    assert sase_site_rows, "the synced sites have connectivity history"
+    per_customer: dict[str, int] = defaultdict(int)
+    for row in sase_site_rows:
+        per_customer[row["customer_name"]] += 1
+        assert row["availability_pct"] is None or 0 <= row["availability_pct"] <= 100
+    assert {r["customer_name"]: r["sites"] for r in sase_customer_rows if r["sites"]} == dict(
+        per_customer
+    )
