@@ -293,7 +293,8 @@ async def test_an_empty_or_open_period_is_refused(
     store: Store, db: asyncpg.Connection, function: str
 ) -> None:
     """p_to not after p_from, or a missing bound, is an error that says so."""
-    with pytest.raises(asyncpg.InvalidParameterValueError, match="p_to .* must be after p_from"):
+    refused = asyncpg.InvalidParameterValueError
+    with pytest.raises(refused, match=r"p_to \(.*\) must be after p_from"):
         await db.fetch(f"SELECT * FROM meraki.{function}($1, $2)", at(1), at(1))
     with pytest.raises(asyncpg.InvalidParameterValueError, match="must be after"):
         await db.fetch(f"SELECT * FROM meraki.{function}($1, $2)", at(2), at(1))
