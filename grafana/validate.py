@@ -95,6 +95,9 @@ def _check(value: object, hint: Any, path: str) -> list[str]:
     if hint is Any or hint is object:
         return type_errors(value, path)
     if origin in (typing.Union, types.UnionType):
+        present = [arg for arg in args if arg is not type(None)]
+        if value is not None and len(present) == 1:
+            return _check(value, present[0], path)
         results = [_check(value, arg, path) for arg in args]
         if any(not result for result in results):
             return []

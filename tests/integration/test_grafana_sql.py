@@ -68,8 +68,10 @@ def expand(
     )
     text = text.replace("$__timeFrom()", start).replace("$__timeTo()", end)
     for name, values in variables.items():
-        text = text.replace("${" + name + "}", sql_list(values))
-        text = re.sub(r"\$" + name + r"\b", lambda _m, v=values: sql_list(v), text)
+        listed = sql_list(values)
+        text = text.replace("${" + name + "}", listed)
+        # A replacement string, so backslashes in values are escaped for re.sub.
+        text = re.sub(r"\$" + name + r"\b", listed.replace("\\", "\\\\"), text)
     left = re.findall(r"\$\{?\w+", text)
     assert not left, f"not expanded: {left} in\n{text}"
     return text
