@@ -1070,7 +1070,9 @@ COMMENT ON COLUMN meraki.org_leases.takeovers IS 'How many times an instance cla
 -- where the period's bounds have them), percentages have three decimals. A customer is a
 -- (customer_id, customer_name) pair, as in the customer_* views; a device, uplink or site
 -- counts for the customer its network is mapped to now. CREATE OR REPLACE cannot change a
--- function's result columns: a later change to them must DROP FUNCTION first.
+-- function's result columns: a later change to them must DROP FUNCTION first. JIT is off in
+-- them: their plans are many small expressions over a few rows per device, and compiling them
+-- cost more than it saved (a day of 20,000 devices: 3.1 s with JIT, 1.0 s without).
 
 CREATE OR REPLACE FUNCTION meraki.report_check_period(p_from timestamptz, p_to timestamptz)
 RETURNS void LANGUAGE plpgsql IMMUTABLE AS $$
@@ -1115,7 +1117,7 @@ RETURNS TABLE (
     excluded_s       numeric,
     availability_pct numeric,
     transitions      bigint
-) LANGUAGE plpgsql STABLE AS $$
+) LANGUAGE plpgsql STABLE SET jit = off AS $$
 #variable_conflict use_column
 BEGIN
     PERFORM meraki.report_check_period(p_from, p_to);
@@ -1186,7 +1188,7 @@ RETURNS TABLE (
     unavailable_s         numeric,
     excluded_s            numeric,
     availability_pct      numeric
-) LANGUAGE plpgsql STABLE AS $$
+) LANGUAGE plpgsql STABLE SET jit = off AS $$
 #variable_conflict use_column
 BEGIN
     PERFORM meraki.report_check_period(p_from, p_to);
@@ -1226,7 +1228,7 @@ RETURNS TABLE (
     devices_failed_over bigint,
     backup_s            numeric,
     cellular_s          numeric
-) LANGUAGE plpgsql STABLE AS $$
+) LANGUAGE plpgsql STABLE SET jit = off AS $$
 #variable_conflict use_column
 BEGIN
     PERFORM meraki.report_check_period(p_from, p_to);
@@ -1281,7 +1283,7 @@ RETURNS TABLE (
     excluded_s       numeric,
     availability_pct numeric,
     times_lost       bigint
-) LANGUAGE plpgsql STABLE AS $$
+) LANGUAGE plpgsql STABLE SET jit = off AS $$
 #variable_conflict use_column
 BEGIN
     PERFORM meraki.report_check_period(p_from, p_to);
@@ -1356,7 +1358,7 @@ RETURNS TABLE (
     unavailable_s    numeric,
     excluded_s       numeric,
     availability_pct numeric
-) LANGUAGE plpgsql STABLE AS $$
+) LANGUAGE plpgsql STABLE SET jit = off AS $$
 #variable_conflict use_column
 BEGIN
     PERFORM meraki.report_check_period(p_from, p_to);
