@@ -1061,4 +1061,341 @@ COMMENT ON COLUMN meraki.org_leases.takeovers IS 'How many times an instance cla
 -- v3: retention of bookkeeping and change history.
 
 
+-- v3: reports.
+-- Set-returning functions over a period [p_from, p_to) (half-open: an event at p_to belongs to
+-- the next period), per customer of meraki.customer_map, for reporting tools and dashboards.
+-- They run with the caller's rights (SECURITY INVOKER, the default), so they show only what
+-- the caller may SELECT; EXECUTE stays with PUBLIC as PostgreSQL grants it, and is granted to
+-- meraki_reader by name where that role exists. Durations are seconds (numeric; fractions only
+-- where the period's bounds have them), percentages have three decimals. A customer is a
+-- (customer_id, customer_name) pair, as in the customer_* views; a device, uplink or site
+-- counts for the customer its network is mapped to now. CREATE OR REPLACE cannot change a
+-- function's result columns: a later change to them must DROP FUNCTION first. JIT is off in
+-- them: their plans are many small expressions over a few rows per device, and compiling them
+-- cost more than it saved (a day of 20,000 devices: 3.1 s with JIT, 1.0 s without).
+
+CREATE OR REPLACE FUNCTION meraki.report_check_period(p_from timestamptz, p_to timestamptz)
+RETURNS void LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF p_from IS NULL OR p_to IS NULL THEN
+        RAISE EXCEPTION 'report period needs both bounds: p_from is %, p_to is %',
+            coalesce(p_from::text, 'NULL'), coalesce(p_to::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_to <= p_from THEN
+        RAISE EXCEPTION 'report period is empty: p_to (%) must be after p_from (%)', p_to, p_from
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END $$;
+COMMENT ON FUNCTION meraki.report_check_period(timestamptz, timestamptz) IS 'Raises invalid_parameter_value unless p_from and p_to are both set and p_to is after p_from; every report function calls it first.';
+
+-- Device availability from the exact status history. Available: online or alerting (the
+-- device is connected to the Meraki cloud; alerting reports a problem but still serves).
+-- Unavailable: offline. Excluded from the measure: dormant (Meraki's status for a device that
+-- has not connected for a long time, e.g. a spare on the shelf) and any status Meraki may add.
+-- A device is measured over the part of the period inside its organization's gapless history
+-- [covered_from, covered_until) of meraki.device_availability_watermarks, and until the device
+-- was removed; its status at any time t is the new status of the last transition (ts <= t,
+-- inside the gapless history), else the old status of the first transition after t, else
+-- (no transition at all since covered_from) its current status, meraki.devices.status.
+-- Transitions of schema v2 (source polled, no ts) are not used.
+CREATE OR REPLACE FUNCTION meraki.report_device_availability_by_device(p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (
+    customer_id      text,
+    customer_name    text,
+    organization_id  text,
+    network_id       text,
+    network_name     text,
+    serial           text,
+    device_name      text,
+    model            text,
+    product_type     text,
+    measured_from    timestamptz,
+    measured_until   timestamptz,
+    available_s      numeric,
+    unavailable_s    numeric,
+    excluded_s       numeric,
+    availability_pct numeric,
+    transitions      bigint
+) LANGUAGE plpgsql STABLE SET jit = off AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM meraki.report_check_period(p_from, p_to);
+    RETURN QUERY
+    WITH span AS (
+        SELECT m.customer_id, m.customer_name, d.organization_id, d.network_id,
+               n.name AS network_name, d.serial, d.name AS device_name, d.model, d.product_type,
+               d.status AS current_status, w.covered_from,
+               greatest(p_from, w.covered_from) AS span_from,
+               least(p_to, w.covered_until, d.removed_at) AS span_to
+        FROM meraki.customer_map m
+        JOIN meraki.devices d
+          ON d.organization_id = m.organization_id AND d.network_id = m.network_id
+        JOIN meraki.device_availability_watermarks w ON w.organization_id = d.organization_id
+        LEFT JOIN meraki.networks n ON n.id = d.network_id
+    ), measured AS (
+        SELECT * FROM span WHERE span_to > span_from
+    ), edges AS (
+        SELECT s.serial, s.span_from AS at, 0::bigint AS ord, false AS is_change,
+               coalesce(
+                   (SELECT c.new_status FROM meraki.device_status_changes c
+                    WHERE c.serial = s.serial AND c.ts >= s.covered_from AND c.ts <= s.span_from
+                    ORDER BY c.ts DESC, c.id DESC LIMIT 1),
+                   (SELECT c.old_status FROM meraki.device_status_changes c
+                    WHERE c.serial = s.serial AND c.ts > s.span_from
+                    ORDER BY c.ts, c.id LIMIT 1),
+                   s.current_status) AS status
+        FROM measured s
+        UNION ALL
+        SELECT c.serial, c.ts, c.id, true, c.new_status
+        FROM measured s
+        JOIN meraki.device_status_changes c
+          ON c.serial = s.serial AND c.ts > s.span_from AND c.ts < s.span_to
+    ), segments AS (
+        SELECT e.serial, e.status, e.is_change,
+               extract(epoch FROM lead(e.at, 1, s.span_to)
+                   OVER (PARTITION BY e.serial ORDER BY e.at, e.ord) - e.at) AS seconds
+        FROM edges e
+        JOIN measured s ON s.serial = e.serial
+    ), totals AS (
+        SELECT g.serial,
+               coalesce(sum(g.seconds) FILTER (WHERE g.status IN ('online', 'alerting')), 0) AS up,
+               coalesce(sum(g.seconds) FILTER (WHERE g.status = 'offline'), 0) AS down,
+               coalesce(sum(g.seconds) FILTER (
+                   WHERE g.status IS NULL OR g.status NOT IN ('online', 'alerting', 'offline')
+               ), 0) AS other,
+               count(*) FILTER (WHERE g.is_change) AS changes
+        FROM segments g
+        GROUP BY g.serial
+    )
+    SELECT s.customer_id, s.customer_name, s.organization_id, s.network_id, s.network_name,
+           s.serial, s.device_name, s.model, s.product_type, s.span_from, s.span_to,
+           t.up, t.down, t.other,
+           round(100 * t.up / nullif(t.up + t.down, 0), 3),
+           t.changes
+    FROM measured s
+    JOIN totals t ON t.serial = s.serial;
+END $$;
+COMMENT ON FUNCTION meraki.report_device_availability_by_device(timestamptz, timestamptz) IS 'Device availability over [p_from, p_to), one row per device of a mapped network measured in that period, from the exact status history (meraki.device_status_changes at Meraki''s times). Available: online or alerting; unavailable: offline; dormant (and any other status) is excluded from the percentage. Measured only inside the organization''s gapless history (meraki.device_availability_watermarks) and until the device was removed; the status before the first transition is that transition''s old status, and a device without any transition since covered_from had its current status throughout. Columns: measured_from/measured_until (the part of the period measured), available_s, unavailable_s, excluded_s (seconds), availability_pct (100 * available / (available + unavailable), NULL when the device was never online, alerting or offline in the period) and transitions (status changes inside the measured part).';
+
+CREATE OR REPLACE FUNCTION meraki.report_device_availability(p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (
+    customer_id           text,
+    customer_name         text,
+    devices               bigint,
+    devices_with_downtime bigint,
+    available_s           numeric,
+    unavailable_s         numeric,
+    excluded_s            numeric,
+    availability_pct      numeric
+) LANGUAGE plpgsql STABLE SET jit = off AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM meraki.report_check_period(p_from, p_to);
+    RETURN QUERY
+    WITH customers AS (
+        SELECT DISTINCT m.customer_id, m.customer_name FROM meraki.customer_map m
+    ), per_device AS (
+        SELECT * FROM meraki.report_device_availability_by_device(p_from, p_to)
+    )
+    SELECT c.customer_id, c.customer_name,
+           count(d.serial),
+           count(d.serial) FILTER (WHERE d.unavailable_s > 0),
+           coalesce(sum(d.available_s), 0),
+           coalesce(sum(d.unavailable_s), 0),
+           coalesce(sum(d.excluded_s), 0),
+           round(100 * sum(d.available_s) / nullif(sum(d.available_s + d.unavailable_s), 0), 3)
+    FROM customers c
+    LEFT JOIN per_device d
+      ON d.customer_id = c.customer_id AND d.customer_name IS NOT DISTINCT FROM c.customer_name
+    GROUP BY c.customer_id, c.customer_name;
+END $$;
+COMMENT ON FUNCTION meraki.report_device_availability(timestamptz, timestamptz) IS 'Device availability per customer over [p_from, p_to): the device-seconds of meraki.report_device_availability_by_device added up, so availability_pct = 100 * available_s / (available_s + unavailable_s) weighs every device by the time it was measured. One row per customer of meraki.customer_map, with devices = devices measured and devices_with_downtime = those offline at some time; availability_pct is NULL when nothing was measured.';
+
+-- Failovers from the uplink status history. meraki.uplink_status_changes is the only record of
+-- uplink transitions, and its times are meraki-sync's observations (observed_at), not Meraki's:
+-- uplinks/statuses says which uplink is active, not since when. A failover's start and end are
+-- therefore late by up to sync.uplink_statuses_interval_s (60 s) while the daemon runs, an
+-- episode shorter than that interval can be missed, and one that begins and ends while the
+-- daemon is stopped is never seen. Episodes are those of meraki.failover_events (a backup
+-- uplink carrying traffic).
+CREATE OR REPLACE FUNCTION meraki.report_failovers(p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (
+    customer_id         text,
+    customer_name       text,
+    failovers           bigint,
+    cellular_failovers  bigint,
+    devices_failed_over bigint,
+    backup_s            numeric,
+    cellular_s          numeric
+) LANGUAGE plpgsql STABLE SET jit = off AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM meraki.report_check_period(p_from, p_to);
+    RETURN QUERY
+    WITH customers AS (
+        SELECT DISTINCT m.customer_id, m.customer_name FROM meraki.customer_map m
+    ), episodes AS (
+        SELECT m.customer_id, m.customer_name, e.serial, e.interface, e.started_at,
+               -- Already active when meraki-sync first saw the uplink: its start is unknown.
+               e.started_at > (SELECT min(c.observed_at) FROM meraki.uplink_status_changes c
+                               WHERE c.serial = e.serial AND c.interface = e.interface)
+                   AS start_seen,
+               extract(epoch FROM least(coalesce(e.ended_at, now()), p_to)
+                                  - greatest(e.started_at, p_from)) AS seconds
+        FROM meraki.customer_map m
+        JOIN meraki.failover_events e
+          ON e.organization_id = m.organization_id AND e.network_id = m.network_id
+        WHERE e.started_at < p_to AND coalesce(e.ended_at, now()) > p_from
+    )
+    SELECT c.customer_id, c.customer_name,
+           count(e.serial) FILTER (WHERE e.started_at >= p_from AND e.start_seen),
+           count(e.serial) FILTER (WHERE e.started_at >= p_from AND e.start_seen
+                                     AND e.interface = 'cellular'),
+           count(DISTINCT e.serial),
+           coalesce(sum(e.seconds), 0),
+           coalesce(sum(e.seconds) FILTER (WHERE e.interface = 'cellular'), 0)
+    FROM customers c
+    LEFT JOIN episodes e
+      ON e.customer_id = c.customer_id AND e.customer_name IS NOT DISTINCT FROM c.customer_name
+    GROUP BY c.customer_id, c.customer_name;
+END $$;
+COMMENT ON FUNCTION meraki.report_failovers(timestamptz, timestamptz) IS 'Failovers per customer over [p_from, p_to), from meraki.failover_events (built from meraki.uplink_status_changes, whose times are when meraki-sync saw each change: late by up to sync.uplink_statuses_interval_s, and blind while the daemon is stopped). failovers: episodes of a backup uplink (wan2, wan3 or cellular of an MX/Z; a wired uplink of an MG) that began in the period; one already active when meraki-sync first saw the uplink counts for its time but not as a failover. cellular_failovers: those on the cellular uplink. devices_failed_over: devices on a backup uplink at any time in the period. backup_s and cellular_s: device-seconds on any backup uplink and on cellular inside the period (an ongoing episode counts until now).';
+
+-- Secure Access site availability from the connectivity history (role site). Available: good.
+-- Excluded: dormant (a site not in use). Unavailable: every other status (bad tunnel, bad NAT,
+-- many bad tunnels, offline, no registry). A site is measured from its first stored entry
+-- (each entry is its status from then on) to when its history was last fetched
+-- (sase_sites.status_checked_at) or it was removed.
+CREATE OR REPLACE FUNCTION meraki.report_sase_site_availability_by_site(p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (
+    customer_id      text,
+    customer_name    text,
+    organization_id  text,
+    network_id       text,
+    network_name     text,
+    site_id          text,
+    site_name        text,
+    measured_from    timestamptz,
+    measured_until   timestamptz,
+    available_s      numeric,
+    unavailable_s    numeric,
+    excluded_s       numeric,
+    availability_pct numeric,
+    times_lost       bigint
+) LANGUAGE plpgsql STABLE SET jit = off AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM meraki.report_check_period(p_from, p_to);
+    RETURN QUERY
+    WITH sites AS (
+        SELECT m.customer_id, m.customer_name, s.organization_id, s.network_id,
+               n.name AS network_name, s.site_id, s.name AS site_name, s.status_checked_at,
+               s.removed_at,
+               (SELECT min(h.ts) FROM meraki.sase_site_status_history h
+                WHERE h.site_id = s.site_id AND h.role = 'site') AS first_entry
+        FROM meraki.customer_map m
+        JOIN meraki.sase_sites s
+          ON s.organization_id = m.organization_id AND s.network_id = m.network_id
+        LEFT JOIN meraki.networks n ON n.id = s.network_id
+    ), span AS (
+        -- greatest/least skip NULLs: a site never checked, or without history, is left out.
+        SELECT s.*, greatest(p_from, s.first_entry) AS span_from,
+               least(p_to, s.status_checked_at, s.removed_at) AS span_to
+        FROM sites s
+        WHERE s.first_entry IS NOT NULL AND s.status_checked_at IS NOT NULL
+    ), measured AS (
+        SELECT * FROM span WHERE span_to > span_from
+    ), edges AS (
+        SELECT s.site_id, s.span_from AS at,
+               (SELECT h.status FROM meraki.sase_site_status_history h
+                WHERE h.site_id = s.site_id AND h.role = 'site' AND h.ts <= s.span_from
+                ORDER BY h.ts DESC LIMIT 1) AS status
+        FROM measured s
+        UNION ALL
+        SELECT h.site_id, h.ts, h.status
+        FROM measured s
+        JOIN meraki.sase_site_status_history h
+          ON h.site_id = s.site_id AND h.role = 'site'
+         AND h.ts > s.span_from AND h.ts < s.span_to
+    ), segments AS (
+        SELECT e.site_id, e.status,
+               extract(epoch FROM lead(e.at, 1, s.span_to)
+                   OVER (PARTITION BY e.site_id ORDER BY e.at) - e.at) AS seconds
+        FROM edges e
+        JOIN measured s ON s.site_id = e.site_id
+    ), totals AS (
+        SELECT g.site_id,
+               coalesce(sum(g.seconds) FILTER (WHERE g.status = 'good'), 0) AS up,
+               coalesce(sum(g.seconds) FILTER (WHERE g.status NOT IN ('good', 'dormant')), 0) AS down,
+               coalesce(sum(g.seconds) FILTER (WHERE g.status = 'dormant'), 0) AS other
+        FROM segments g
+        GROUP BY g.site_id
+    )
+    SELECT s.customer_id, s.customer_name, s.organization_id, s.network_id, s.network_name,
+           s.site_id, s.site_name, s.span_from, s.span_to,
+           t.up, t.down, t.other,
+           round(100 * t.up / nullif(t.up + t.down, 0), 3),
+           (SELECT count(*) FROM (
+                SELECT h.ts, h.status, lag(h.status) OVER (ORDER BY h.ts) AS before
+                FROM meraki.sase_site_status_history h
+                WHERE h.site_id = s.site_id AND h.role = 'site' AND h.ts < s.span_to
+            ) x
+            WHERE x.ts >= s.span_from AND x.status NOT IN ('good', 'dormant')
+              AND (x.before IS NULL OR x.before IN ('good', 'dormant')))
+    FROM measured s
+    JOIN totals t ON t.site_id = s.site_id;
+END $$;
+COMMENT ON FUNCTION meraki.report_sase_site_availability_by_site(timestamptz, timestamptz) IS 'Secure Access site availability over [p_from, p_to), one row per site of a mapped network measured in that period, from meraki.sase_site_status_history (role site; each entry is the site''s status from its ts on). Available: good; excluded: dormant; unavailable: any other status (bad tunnel, bad NAT, many bad tunnels, offline, no registry). Measured from the site''s first stored entry to when its history was last fetched (status_checked_at) or the site was removed. times_lost counts the times the site became unavailable inside the measured part: entries with an unavailable status whose previous entry was good or dormant, or that are the site''s first.';
+
+CREATE OR REPLACE FUNCTION meraki.report_sase_site_availability(p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (
+    customer_id      text,
+    customer_name    text,
+    sites            bigint,
+    sites_lost       bigint,
+    available_s      numeric,
+    unavailable_s    numeric,
+    excluded_s       numeric,
+    availability_pct numeric
+) LANGUAGE plpgsql STABLE SET jit = off AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM meraki.report_check_period(p_from, p_to);
+    RETURN QUERY
+    WITH customers AS (
+        SELECT DISTINCT m.customer_id, m.customer_name FROM meraki.customer_map m
+    ), per_site AS (
+        SELECT * FROM meraki.report_sase_site_availability_by_site(p_from, p_to)
+    )
+    SELECT c.customer_id, c.customer_name,
+           count(s.site_id),
+           count(s.site_id) FILTER (WHERE s.times_lost > 0),
+           coalesce(sum(s.available_s), 0),
+           coalesce(sum(s.unavailable_s), 0),
+           coalesce(sum(s.excluded_s), 0),
+           round(100 * sum(s.available_s) / nullif(sum(s.available_s + s.unavailable_s), 0), 3)
+    FROM customers c
+    LEFT JOIN per_site s
+      ON s.customer_id = c.customer_id AND s.customer_name IS NOT DISTINCT FROM c.customer_name
+    GROUP BY c.customer_id, c.customer_name;
+END $$;
+COMMENT ON FUNCTION meraki.report_sase_site_availability(timestamptz, timestamptz) IS 'Secure Access site availability per customer over [p_from, p_to): the site-seconds of meraki.report_sase_site_availability_by_site added up (availability_pct = 100 * available_s / (available_s + unavailable_s), NULL when nothing was measured); sites = sites measured, sites_lost = those that became unavailable in the period (times_lost > 0).';
+
+DO $$
+DECLARE
+    fn regprocedure;
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'meraki_reader') THEN
+        FOR fn IN
+            SELECT p.oid::regprocedure FROM pg_proc p
+            JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE n.nspname = 'meraki' AND p.proname LIKE 'report\_%'
+        LOOP
+            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO meraki_reader', fn);
+        END LOOP;
+    END IF;
+END $$;
+
+
 INSERT INTO meraki.schema_version (version) VALUES (1), (2), (3) ON CONFLICT (version) DO NOTHING;
