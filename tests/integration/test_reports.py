@@ -498,9 +498,8 @@ async def test_the_reader_role_runs_every_report(
     database_dsn: str, store: Store, db: asyncpg.Connection
 ) -> None:
     """After `migrate --create-roles`, a login that is only a member of meraki_reader may
-    execute every report function, and migrate grants it EXECUTE by name."""
+    execute every report function: the migrate that creates the role grants it EXECUTE by name."""
     await store.migrate(create_roles=True)
-    await store.migrate()
     await world(db)
     await device(db, "D", "N1", "online")
     await sase(db, "S1", "N1", at(10), [(at(-1), "good")])

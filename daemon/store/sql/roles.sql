@@ -33,6 +33,19 @@ REVOKE ALL ON ALL TABLES IN SCHEMA meraki FROM meraki_reader;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA meraki FROM meraki_reader;
 GRANT SELECT ON ALL TABLES IN SCHEMA meraki TO meraki_reader;
 ALTER DEFAULT PRIVILEGES IN SCHEMA meraki GRANT SELECT ON TABLES TO meraki_reader;
+-- The report functions (schema.sql grants them too, but only where the role already exists).
+DO $$
+DECLARE
+    fn regprocedure;
+BEGIN
+    FOR fn IN
+        SELECT p.oid::regprocedure FROM pg_proc p
+        JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'meraki' AND p.proname LIKE 'report\_%'
+    LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO meraki_reader', fn);
+    END LOOP;
+END $$;
 DO $$
 DECLARE
     schema_owner text := (SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'meraki');
