@@ -77,6 +77,7 @@ class SyncNowServer:
 
     async def _listen_until_stopped(self) -> None:
         delay = RECONNECT_BASE_S
+        crashes = 0
         while not self._stop.is_set():
             try:
                 listener = await Listener.open(
@@ -92,14 +93,21 @@ class SyncNowServer:
             self.listening.set()
             log.info("sync_now_listening", channel=CHANNEL)
             try:
-                await self._serve(listener)
+                await self._serve(listener)  # returns only once stopped
+                continue
             except DatabaseUnavailable as exc:
-                log.warning("sync_now_listener_lost", error=str(exc), retry_in_s=delay)
-                if await _stopped_within(self._stop, delay):
-                    return
+                pause_s, crashes = delay, 0
+                log.warning("sync_now_listener_lost", error=str(exc), retry_in_s=pause_s)
+            except Exception:
+                # A bug must not end sync now for the life of the process: log, back off, retry.
+                crashes += 1
+                pause_s = min(RECONNECT_MAX_S, RECONNECT_BASE_S * 2**crashes)
+                log.exception("sync_now_crashed", restart_in_s=pause_s)
             finally:
                 self.listening.clear()
                 await listener.close()
+            if await _stopped_within(self._stop, pause_s):
+                return
 
     async def _serve(self, listener: Listener) -> None:
         # Whatever came while nobody listened (the notification is gone, the rows are not).
@@ -150,7 +158,11 @@ class SyncNowServer:
 
     async def _carry_out(self, rid: str, orgs: list[str], *, accept_shrink: bool) -> None:
         log.info("sync_now_started", request=rid, orgs=len(orgs))
-        answers = await self._scheduler.run_now(orgs, rid, accept_shrink=accept_shrink)
+        try:
+            answers = await self._scheduler.run_now(orgs, rid, accept_shrink=accept_shrink)
+        except Exception as exc:
+            log.exception("sync_now_crashed", request=rid)
+            answers = {org: RunNow(errors=[f"crashed: {type(exc).__name__}"]) for org in orgs}
         gone = [org for org in orgs if org not in answers]
         try:
             for org, answer in answers.items():
