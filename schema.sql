@@ -1053,6 +1053,42 @@ COMMENT ON COLUMN meraki.org_leases.expires_at IS 'The lease ends here unless re
 COMMENT ON COLUMN meraki.org_leases.released_at IS 'When the holder gave the organization up (clean stop or rebalancing); NULL when it expired or is held.';
 COMMENT ON COLUMN meraki.org_leases.takeovers IS 'How many times an instance claimed the organization after another holder''s lease expired without a release.';
 
+-- Sync now: `once` beside running instances asks the holders of its organizations to run
+-- every job now (NOTIFY on channel meraki_sync_sync_now; the notification is only a wake-up,
+-- these rows are the request). One row per (request, organization) says which instance took
+-- it and when it was done; the runs it made carry the request id in meraki.sync_runs.
+CREATE TABLE IF NOT EXISTS meraki.sync_requests (
+    request_id text NOT NULL,
+    organization_id text NOT NULL,
+    requested_by text NOT NULL,
+    requested_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    expires_at timestamptz NOT NULL,
+    accept_shrink boolean NOT NULL DEFAULT false,
+    instance_id text,
+    accepted_at timestamptz,
+    finished_at timestamptz,
+    error text,
+    PRIMARY KEY (request_id, organization_id)
+);
+CREATE INDEX IF NOT EXISTS sync_requests_pending ON meraki.sync_requests (organization_id)
+    WHERE accepted_at IS NULL;
+COMMENT ON TABLE meraki.sync_requests IS 'Requests of `meraki-sync once` to the running instances holding its organizations: run every job of the organization now. Kept 7 days.';
+COMMENT ON COLUMN meraki.sync_requests.request_id IS 'Id of the request (one `once` invocation); the runs made for it carry it in meraki.sync_runs.request_id.';
+COMMENT ON COLUMN meraki.sync_requests.organization_id IS 'Organization to sync now.';
+COMMENT ON COLUMN meraki.sync_requests.requested_by IS 'instance_id of the `once` process that asked.';
+COMMENT ON COLUMN meraki.sync_requests.requested_at IS 'When it asked (database clock).';
+COMMENT ON COLUMN meraki.sync_requests.expires_at IS 'No instance takes the request after this (the asking process gave up; database clock).';
+COMMENT ON COLUMN meraki.sync_requests.accept_shrink IS 'The request carries `--accept-shrink`: listings the listing guard holds are applied by its runs.';
+COMMENT ON COLUMN meraki.sync_requests.instance_id IS 'instance_id of the instance that took the request (the holder of the organization''s lease then); NULL while nobody has.';
+COMMENT ON COLUMN meraki.sync_requests.accepted_at IS 'When that instance took it (database clock).';
+COMMENT ON COLUMN meraki.sync_requests.finished_at IS 'When every job of the organization had run for it (database clock).';
+COMMENT ON COLUMN meraki.sync_requests.error IS 'Why the request was not carried out in full (the instance stopped, a job crashed, the API key was rejected); NULL otherwise. Failed runs say why in meraki.sync_runs.';
+
+ALTER TABLE meraki.sync_runs ADD COLUMN IF NOT EXISTS request_id text;
+CREATE INDEX IF NOT EXISTS sync_runs_request_idx ON meraki.sync_runs (request_id)
+    WHERE request_id IS NOT NULL;
+COMMENT ON COLUMN meraki.sync_runs.request_id IS 'meraki.sync_requests.request_id of the `once` request the run was made for; NULL for scheduled runs and for the runs of a `once` pass itself.';
+
 
 
 -- v3: compact loss/latency samples and rollups.

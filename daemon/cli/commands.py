@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+import time
 from pathlib import Path
 
 import structlog
@@ -18,8 +20,10 @@ from daemon.core.errors import (
     ApiError,
     ApiKeyRejected,
     DatabaseUnavailable,
+    OrgsLeasedElsewhere,
     SchemaOutdated,
     StoreError,
+    UnknownOrganization,
     schema_newer_message,
 )
 from daemon.core.textfile import check_writable, write_textfile
@@ -29,8 +33,9 @@ from daemon.store import Store
 from daemon.store.database import SCHEMA_VERSION
 from daemon.sync import run_metrics
 from daemon.sync.datasets import ORGANIZATIONS
-from daemon.sync.full_pass import PassResult, sync_pass
-from daemon.sync.leases import LeasedOwnership, this_instance
+from daemon.sync.delegation import Delegation
+from daemon.sync.full_pass import OrgRef, OrgResult, PassResult, sync_pass
+from daemon.sync.leases import LeasedOwnership, describe_holder, this_instance
 from daemon.sync.run import SyncContext, SyncOptions
 
 log = structlog.get_logger("daemon.commands")
@@ -105,8 +110,11 @@ async def once(
     progress: bool | None = None,
     metrics_file: Path | None = None,
     accept_shrink: bool = False,
+    org: str | None = None,
+    timeout_s: float | None = None,
 ) -> int:
-    """One full pass over every visible org; exit non-zero when any org failed.
+    """One full pass over every visible org (or the one `org`); exit non-zero when any org
+    failed. Orgs a running instance holds are synced by it, on request (see `run_pass`).
 
     With `metrics_file`, the pass's metrics are written there at the end (node_exporter
     textfile format), whatever the outcome: a failed or rejected pass is what alerts are for.
@@ -119,7 +127,13 @@ async def once(
     try:
         async with open_store(settings) as store:
             result = await run_pass(
-                settings, store, api_key, progress=progress, accept_shrink=accept_shrink
+                settings,
+                store,
+                api_key,
+                progress=progress,
+                accept_shrink=accept_shrink,
+                org=org,
+                timeout_s=timeout_s,
             )
         key_unknown.clear()
     except ApiKeyRejected:
@@ -141,12 +155,14 @@ async def once(
     return EXIT_FAILURE if result.failed else EXIT_OK
 
 
-def record_pass(result: PassResult) -> None:
-    """A pass's runs as metrics, as the daemon's scheduler records its runs."""
+def record_pass(result: PassResult, *, visible: int | None = None) -> None:
+    """A pass's runs as metrics, as the daemon's scheduler records its runs (those a running
+    instance made for the pass too: the file tells what the pass did). `visible`: how many
+    orgs the listing gave, when the pass synced fewer (`--org`)."""
     run_metrics.record_run(None, ORGANIZATIONS.name, result.organizations)
     metrics.API_KEY_ACCEPTED.set(1)
     if result.organizations.outcome == "ok":
-        run_metrics.record_visible(len(result.orgs))
+        run_metrics.record_visible(len(result.orgs) if visible is None else visible)
     jobs = [name for name in run_metrics.dataset_names() if name != ORGANIZATIONS.name]
     for org in result.orgs:
         run_metrics.start_org_series(org.org.id, org.org.name, jobs)
@@ -161,18 +177,43 @@ async def run_pass(
     *,
     progress: bool | None,
     accept_shrink: bool = False,
+    org: str | None = None,
+    timeout_s: float | None = None,
 ) -> PassResult:
-    """Check the schema, run one pass printing a line per org and a closing line."""
+    """Check the schema, run one pass printing a line per org and a closing line.
+
+    Leases, like `run`: the pass never polls an org behind a running instance's back, and a
+    running instance never takes one of the pass's orgs while it is in flight. Orgs a running
+    instance holds are asked of it (sync now, daemon/sync/delegation.py) and reported from
+    its runs; the pass syncs the free ones itself, side by side. `org` limits the pass to one
+    org (UnknownOrganization when the listing lacks it); `timeout_s` bounds the wait for the
+    running instances (default `cluster.sync_now_timeout_s`).
+    """
     await store.require_schema()
-    # Leases, like `run`: the pass never polls an org behind a running instance's back, and
-    # a running instance never takes one of the pass's orgs while it is in flight.
     lease_store = await store.open_sibling()
     try:
         return await _leased_pass(
-            settings, store, lease_store, api_key, progress=progress, accept_shrink=accept_shrink
+            settings,
+            store,
+            lease_store,
+            api_key,
+            progress=progress,
+            accept_shrink=accept_shrink,
+            org=org,
+            timeout_s=timeout_s or settings.cluster.sync_now_timeout_s,
         )
     finally:
         await lease_store.close()
+
+
+def choose_orgs(orgs: list[OrgRef], org: str | None, allow_list: tuple[str, ...]) -> list[OrgRef]:
+    """The listed orgs the pass syncs: all, or the one `--org` names."""
+    if org is None:
+        return orgs
+    chosen = [listed for listed in orgs if listed.id == org]
+    if not chosen:
+        raise UnknownOrganization(org, visible=len(orgs), allow_list=allow_list)
+    return chosen
 
 
 async def _leased_pass(
@@ -183,7 +224,10 @@ async def _leased_pass(
     *,
     progress: bool | None,
     accept_shrink: bool,
+    org: str | None,
+    timeout_s: float,
 ) -> PassResult:
+    started = time.monotonic()
     ownership = LeasedOwnership(
         lease_store,
         this_instance(settings.cluster.egress_id),
@@ -192,12 +236,33 @@ async def _leased_pass(
         balance=False,
         fenced=store,
     )
+    delegation = Delegation(
+        lease_store, ownership.me.instance_id, timeout_s=timeout_s, accept_shrink=accept_shrink
+    )
+    display = PassProgress(enabled=progress)
+    chosen: list[OrgRef] = []
+    visible: list[int] = []
+    waiting: list[asyncio.Task[list[OrgResult]]] = []
+
+    async def claim(orgs: list[OrgRef]) -> list[OrgRef]:
+        visible.append(len(orgs))
+        chosen.extend(choose_orgs(orgs, org, settings.meraki.organizations))
+        display.listed(chosen)
+        held = await ownership.claim_free(chosen)
+        passes = [h for h in held if not h.balances]
+        if passes:
+            raise OrgsLeasedElsewhere([(h.organization_id, describe_holder(h)) for h in passes])
+        held_by = {h.organization_id: h for h in held}
+        if held_by:
+            await delegation.ask([o for o in chosen if o.id in held_by], held_by)
+            waiting.append(asyncio.create_task(delegation.wait(display.org_done)))
+        return [o for o in chosen if o.id not in held_by]
+
     pass_over = asyncio.Event()
     renewals = asyncio.create_task(ownership.keep_renewed(pass_over))
-    async with open_client(settings, api_key) as client:
-        display = PassProgress(enabled=progress)
-        try:
-            result = await sync_pass(
+    try:
+        async with open_client(settings, api_key) as client:
+            own = await sync_pass(
                 SyncContext(
                     client=client,
                     store=store,
@@ -206,15 +271,26 @@ async def _leased_pass(
                 ),
                 only=settings.meraki.organizations,
                 concurrency=settings.sync.concurrency,
-                on_orgs_listed=display.listed,
                 on_org_done=display.org_done,
-                claim=ownership.claim_all,
+                claim=claim,
             )
-        finally:
-            display.finish()
-            pass_over.set()
-            await renewals
-            await ownership.leave()
-    record_pass(result)
+            asked = await waiting[0] if waiting else []
+    except BaseException:
+        for task in waiting:
+            task.cancel()
+        if waiting:
+            with contextlib.suppress(DatabaseUnavailable, StoreError):
+                await delegation.withdraw()
+        raise
+    finally:
+        display.finish()
+        pass_over.set()
+        await renewals
+        await ownership.leave()
+    results = {result.org.id: result for result in [*own.orgs, *asked]}
+    result = PassResult(
+        own.organizations, [results[o.id] for o in chosen], time.monotonic() - started
+    )
+    record_pass(result, visible=visible[0] if org is not None and visible else None)
     print(pass_line(result))
     return result

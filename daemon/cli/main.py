@@ -71,6 +71,21 @@ def build_parser() -> argparse.ArgumentParser:
             " answer only) (default: off)",
         )
     once.add_argument(
+        "--org",
+        default=None,
+        metavar="ID",
+        help="sync just this organization (it must be visible to the key and allowed by"
+        " meraki.organizations) (default: every visible organization)",
+    )
+    once.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="how long to wait for running instances asked to sync the organizations they"
+        " hold (default: cluster.sync_now_timeout_s, 600 unless set)",
+    )
+    once.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -143,6 +158,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+
+
+def _positive_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {value!r}")
+    return seconds
 
 
 def _add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -273,6 +298,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, api_key: str |
                 progress=args.progress,
                 metrics_file=args.metrics_file,
                 accept_shrink=args.accept_shrink,
+                org=args.org,
+                timeout_s=args.timeout,
             )
         case "simulate":
             return await _simulate(args)

@@ -185,14 +185,17 @@ class DatabaseSettings(BaseModel):
     model_config = _Frozen
 
     dsn: SecretStr | None = None
+    # The one session connection `run` LISTENs on for `once`'s sync-now requests; unset: dsn.
+    # Behind PgBouncer's transaction pooling, point it at PostgreSQL or a session pool.
+    listen_dsn: SecretStr | None = None
     pool_min_size: int = Field(default=1, ge=0)
     # validate_default: a pool_min_size above the default max must still be caught.
     pool_max_size: int = Field(default=8, ge=1, validate_default=True)
     connect_timeout_s: float = Field(default=10.0, gt=0)
 
-    _blank_to_none = field_validator("dsn", mode="before")(_empty_is_none)
+    _blank_to_none = field_validator("dsn", "listen_dsn", mode="before")(_empty_is_none)
 
-    @field_validator("dsn")
+    @field_validator("dsn", "listen_dsn")
     @classmethod
     def _check_dsn(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith(
@@ -269,6 +272,8 @@ class ClusterSettings(BaseModel):
     # An instance that could not renew stops syncing an org this long before its lease can
     # have expired (by its own monotonic clock), so two owners never poll at once.
     lease_margin_s: float = Field(default=2.0, gt=0, validate_default=True)
+    # How long `once` waits for the running instances it asked to sync their organizations.
+    sync_now_timeout_s: float = Field(default=600.0, gt=0)
 
     @field_validator("lease_margin_s")
     @classmethod

@@ -91,14 +91,44 @@ def schema_newer_message(found: int, expected: int) -> str:
 
 
 class OrgsLeasedElsewhere(MerakiSyncError):
-    """`once` found organizations a running instance holds: it would poll behind its back."""
+    """`once` found organizations another one-off pass holds (it asks running services to
+    sync theirs, but a pass in flight takes no requests)."""
 
     def __init__(self, holders: list[tuple[str, str]]) -> None:
         shown = ", ".join(f"{org} (held by {owner})" for org, owner in holders[:10])
         more = f" and {len(holders) - 10} more" if len(holders) > 10 else ""
         super().__init__(
-            f"{len(holders)} organization(s) are being synced by a running meraki-sync instance: "
-            f"{shown}{more}. `once` only syncs organizations no instance holds; stop that "
-            "instance or limit `once` to free organizations with meraki.organizations"
+            f"{len(holders)} organization(s) are being synced by another meraki-sync pass: "
+            f"{shown}{more}. Run `once` again when it has finished, or limit it to other "
+            "organizations with --org or meraki.organizations"
         )
         self.holders = holders
+
+
+class UnknownOrganization(MerakiSyncError):
+    """`once --org ID` names an organization the pass does not see."""
+
+    def __init__(self, org_id: str, *, visible: int, allow_list: tuple[str, ...]) -> None:
+        if allow_list and org_id not in allow_list:
+            why = "it is not in meraki.organizations"
+        else:
+            why = f"the API key sees {visible} organization(s) and this is not one of them"
+        super().__init__(
+            f"--org {org_id!r}: no such organization ({why}); `meraki-sync check` counts what"
+            " the key sees, and meraki.organizations limits it"
+        )
+        self.org_id = org_id
+
+
+class SyncNowTimeout(MerakiSyncError):
+    """Running instances asked to sync organizations now had not done so in time."""
+
+    def __init__(self, timeout_s: float, pending: list[tuple[str, str]]) -> None:
+        shown = "; ".join(f"{org} ({state})" for org, state in pending[:10])
+        more = f"; and {len(pending) - 10} more" if len(pending) > 10 else ""
+        super().__init__(
+            f"timed out after {timeout_s:g} s waiting for running meraki-sync instances to sync"
+            f" {len(pending)} organization(s): {shown}{more}. Raise cluster.sync_now_timeout_s"
+            " or pass --timeout"
+        )
+        self.pending = pending

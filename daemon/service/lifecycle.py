@@ -11,6 +11,8 @@ until it is back (loss/latency windows are backfilled then). A 401 marks the key
 stops every job, and rechecks every `key_recheck_s`; SIGHUP re-reads the key (file, systemd
 credential or environment) and the customer mapping file, and tries the new key at once with
 one call: `api_key_reloaded verified=true|false`, the key gauge and /readyz tell the outcome.
+It also LISTENs for sync-now requests of `once` (daemon/service/sync_now.py) and runs them
+through the scheduler.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from daemon.meraki.client import CallStats, MerakiClient
 from daemon.service.health import Readiness, serving
 from daemon.service.notify import Notifier
 from daemon.service.runtime import log_secrets, open_client, open_store
+from daemon.service.sync_now import SyncNowServer
 from daemon.store import Store
 from daemon.store.customer_map import import_mapping_csv
 from daemon.sync import run_metrics
@@ -247,14 +250,47 @@ async def _serve_leased(
     if notifier.watchdog_s:
         helpers.append(_every(notifier.watchdog_s / 2, stop, _watchdog(notifier)))
     tasks = [asyncio.create_task(helper) for helper in helpers]
+    sync_now = _sync_now_server(settings, store, lease_store, scheduler, ownership, stop)
+    if sync_now is not None:
+        tasks.append(asyncio.create_task(sync_now.run()))
     try:
         await scheduler.run(settings.sync.shutdown_grace_s)
+        if sync_now is not None:
+            # It winds down on the same stop, within the same grace; the leases go after it.
+            await tasks[-1]
         await ownership.leave()
     finally:
         notifier.stopping()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _sync_now_server(
+    settings: Settings,
+    store: Store,
+    lease_store: Store,
+    scheduler: Scheduler,
+    ownership: LeasedOwnership,
+    stop: asyncio.Event,
+) -> SyncNowServer | None:
+    """The listener for `once`'s requests: on `database.listen_dsn`, else the database's DSN."""
+    listen_dsn = settings.database.listen_dsn
+    dsn = listen_dsn.get_secret_value() if listen_dsn is not None else store.dsn
+    if dsn is None:
+        log.warning("sync_now_unavailable", detail="no DSN to LISTEN on")
+        return None
+    return SyncNowServer(
+        listen_dsn=dsn,
+        store=lease_store,
+        scheduler=scheduler,
+        holds=ownership.holds,
+        instance_id=ownership.me.instance_id,
+        stop=stop,
+        poll_s=settings.cluster.lease_renew_s,
+        connect_timeout_s=settings.database.connect_timeout_s,
+        grace_s=settings.sync.shutdown_grace_s,
+    )
 
 
 async def _open_store(

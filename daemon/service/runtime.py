@@ -83,6 +83,7 @@ async def open_client(settings: Settings, api_key: str) -> AsyncIterator[MerakiC
 def log_secrets(settings: Settings, api_key: str | None) -> list[str]:
     """Strings the log redactor masks: the API key and the DSN (it may hold a password)."""
     found = [api_key] if api_key else []
-    if settings.database.dsn is not None:
-        found.append(settings.database.dsn.get_secret_value())
+    for dsn in (settings.database.dsn, settings.database.listen_dsn):
+        if dsn is not None:
+            found.append(dsn.get_secret_value())
     return found

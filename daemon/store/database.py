@@ -83,6 +83,8 @@ class RunRecord:
     rate_limited: int
     outcome: str
     error: str | None
+    # The sync-now request (meraki.sync_requests) the run was made for; None when scheduled.
+    request_id: str | None = None
 
 
 def schema_sql() -> str:
@@ -128,6 +130,11 @@ class Store:
         store._dsn = dsn
         store._connect_timeout_s = connect_timeout_s
         return store
+
+    @property
+    def dsn(self) -> str | None:
+        """The DSN this store was opened from (it may hold a password: never log it)."""
+        return self._dsn
 
     async def open_sibling(self, *, max_size: int = 2) -> Store:
         """A small pool of its own on the same database, for work that must never queue

@@ -36,12 +36,14 @@ class Claimed:
 
 @dataclass(frozen=True)
 class Holder:
-    """Another instance holding an org's lease now."""
+    """Another instance holding an org's lease now; `balances` when it is a running service
+    (`run`), which takes sync-now requests, rather than a one-off pass."""
 
     organization_id: str
     owner_id: str
     host: str | None
     pid: int | None
+    balances: bool = False
 
 
 async def heartbeat(store: Store, me: Instance, *, ttl_s: float) -> list[Instance]:

@@ -186,16 +186,18 @@ async def sync_pass(
     concurrency: int = 128,
     on_org_done: OrgDone | None = None,
     on_orgs_listed: Callable[[list[OrgRef]], None] | None = None,
-    claim: Callable[[list[OrgRef]], Awaitable[None]] | None = None,
+    claim: Callable[[list[OrgRef]], Awaitable[list[OrgRef] | None]] | None = None,
 ) -> PassResult:
     """One full pass over every visible (or allow-listed) org. `claim` runs once the orgs
-    are listed, before any of them is synced (it may refuse by raising)."""
+    are listed, before any of them is synced: it may refuse by raising, or return the orgs
+    this pass syncs (None: all of them)."""
     started = time.monotonic()
     listing, orgs = await list_organizations(ctx, only)
     if listing.outcome != "ok" and not orgs:
         raise ApiError(f"could not list organizations: {listing.error}")
     if claim is not None:
-        await claim(orgs)
+        chosen = await claim(orgs)
+        orgs = orgs if chosen is None else chosen
     if on_orgs_listed is not None:
         on_orgs_listed(orgs)
     gate = asyncio.Semaphore(concurrency)

@@ -51,6 +51,9 @@ HANDOVER_S = 2.0
 # Capacity reported when nothing is known about demand (no demand estimate given).
 UNBOUNDED_ORGS = 1_000_000
 MIN_CHECK_S = 0.05
+# A one-off pass retries orgs whose lease row a claim in flight has locked (SKIP LOCKED).
+CLAIM_FREE_ATTEMPTS = 3
+CLAIM_FREE_RETRY_S = 0.2
 
 Demand = Callable[[str], float]
 
@@ -167,33 +170,38 @@ class LeasedOwnership:
         except (DatabaseUnavailable, StoreError) as exc:
             log.warning("instance_stop_unrecorded", error=str(exc))
 
-    async def claim_all(self, orgs: Sequence[OrgRef]) -> None:
-        """For a one-off pass: hold every enabled org, or raise OrgsLeasedElsewhere (holding
-        none) when a live instance holds any of them."""
+    async def claim_free(self, orgs: Sequence[OrgRef]) -> list[Holder]:
+        """For a one-off pass: hold every enabled org no live instance holds, and return who
+        holds the others (the pass asks running services to sync those now). An org that
+        stays neither free nor held (its row locked by a claim in flight) raises
+        OrgsLeasedElsewhere after a few tries."""
         ids = sorted(org.id for org in orgs if org.api_enabled)
         await ensure_rows(self._store, ids)
         await heartbeat(self._store, self.me, ttl_s=self._ttl_s)
-        taken = await holders(self._store, self.me.instance_id, ids)
-        if taken:
-            raise OrgsLeasedElsewhere([(h.organization_id, _describe_holder(h)) for h in taken])
-        started = self._clock()
-        claimed = await claim(
-            self._store, self.me, ids, limit=len(ids), ttl_s=self._ttl_s, handover_s=0.0
-        )
-        for lease in claimed:
-            self.fence.grant(lease.organization_id, lease.fencing, self._deadline(started))
-        missing = sorted(set(ids) - {lease.organization_id for lease in claimed})
-        if missing:
-            await self.leave()
-            taken = await holders(self._store, self.me.instance_id, missing)
-            raise OrgsLeasedElsewhere(
-                [(h.organization_id, _describe_holder(h)) for h in taken]
-                or [(org, "another instance") for org in missing]
+        elsewhere: dict[str, Holder] = {}
+        wanted = ids
+        for attempt in range(CLAIM_FREE_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(CLAIM_FREE_RETRY_S)
+            for holder in await holders(self._store, self.me.instance_id, wanted):
+                elsewhere[holder.organization_id] = holder
+            free = [org for org in wanted if org not in elsewhere]
+            started = self._clock()
+            claimed = await claim(
+                self._store, self.me, free, limit=len(free), ttl_s=self._ttl_s, handover_s=0.0
             )
-        metrics.LEASES_HELD.set(len(claimed))
+            for lease in claimed:
+                self.fence.grant(lease.organization_id, lease.fencing, self._deadline(started))
+            wanted = sorted(set(free) - {lease.organization_id for lease in claimed})
+            if not wanted:
+                break
+        metrics.LEASES_HELD.set(len(self.fence.held()))
+        if wanted:
+            raise OrgsLeasedElsewhere([(org, "another instance") for org in wanted])
+        return [elsewhere[org] for org in sorted(elsewhere)]
 
     async def keep_renewed(self, stop: asyncio.Event) -> None:
-        """Renew what `claim_all` took until `stop` (a one-off pass claims nothing more)."""
+        """Renew what `claim_free` took until `stop` (a one-off pass claims nothing more)."""
         while True:
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self.recheck_in_s())
@@ -287,7 +295,8 @@ class LeasedOwnership:
             log.warning("lease_expired_locally", org=org, detail="could not renew in time")
 
 
-def _describe_holder(holder: Holder) -> str:
+def describe_holder(holder: Holder) -> str:
+    """Who holds an org, for messages: `instance ID on HOST, pid N`."""
     if holder.host:
         return f"instance {holder.owner_id} on {holder.host}, pid {holder.pid}"
     return f"instance {holder.owner_id}"

@@ -92,6 +92,8 @@ class SyncContext:
     options: SyncOptions = SyncOptions()
     # Told (organization_id, windows stored, windows due) as a loss/latency backfill moves.
     on_windows: Callable[[str, int, int], None] | None = None
+    # The sync-now request these runs answer (meraki.sync_requests); None for scheduled runs.
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,7 @@ async def run_dataset(
         rate_limited=stats.rate_limited,
         outcome=outcome,
         error=error,
+        request_id=ctx.request_id,
     )
     held = False
     try:

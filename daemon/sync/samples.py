@@ -161,6 +161,7 @@ async def sync_uplink_samples(
         rate_limited=stats.rate_limited,
         outcome=outcome,
         error=error,
+        request_id=ctx.request_id,
     )
     try:
         await ctx.store.record_run(record)

@@ -124,6 +124,7 @@ async def sync_sase_connectivity_history(ctx: SyncContext, organization_id: str)
         rate_limited=stats.rate_limited,
         outcome=outcome,
         error=error,
+        request_id=ctx.request_id,
     )
     try:
         if outcome == "ok":

@@ -9,6 +9,9 @@ daemon not ready. The org listing job starts the loops of orgs that appear and s
 orgs that vanish, except when the listing guard held the listing back (empty, or shrunk too
 much): then no org is stopped on its word. When the stop event is set, loops stop starting
 runs; runs in flight are left to finish (their transactions commit or roll back whole).
+
+`run_now` runs every job of some orgs at once, for a sync-now request of `once`: through the
+same runs (client buckets, pace, bookkeeping) as the loops, never overlapping a job's own run.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import structlog
@@ -25,6 +28,7 @@ import structlog
 from daemon.core import metrics
 from daemon.core.config import SyncSettings
 from daemon.core.errors import ApiKeyRejected
+from daemon.store.listing_guard import ShrinkPermit
 from daemon.sync import run_metrics
 from daemon.sync.availability import sync_availability_changes
 from daemon.sync.datasets import (
@@ -71,6 +75,14 @@ class JobSpec:
     name: str
     interval_s: float
     run: JobRun
+
+
+@dataclass
+class RunNow:
+    """What `Scheduler.run_now` did for one org: its runs, and why any job did not run."""
+
+    runs: list[RunResult] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
 
 def _listing(dataset: Dataset) -> JobRun:
@@ -148,6 +160,8 @@ class Scheduler:
         self.crashes: dict[str, int] = {}
         self._visible: list[OrgRef] = []
         self._ownership_lock = asyncio.Lock()
+        # Per (org, job): held by a run, so a requested run and the loop's never overlap.
+        self._run_locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     def crashing(self) -> list[str]:
         """Jobs that crashed at least CRASHES_BEFORE_NOT_READY times in a row, by name."""
@@ -266,11 +280,22 @@ class Scheduler:
                 )
 
     async def _run_job(self, org_id: str, job: JobSpec) -> None:
-        if not self._ownership.holds(org_id):
-            return  # lost since the last check; the next check stops the loop
-        result = await job.run(self._ctx, org_id)
-        self.pace.observe(org_id, job.name, result.requests)
-        self._record(org_id, job.name, result)
+        if self._run_lock(org_id, job.name).locked():
+            return  # a requested run (run_now) is refreshing it right now
+        await self._run_locked(org_id, job, self._ctx)
+
+    def _run_lock(self, org_id: str, job: str) -> asyncio.Lock:
+        return self._run_locks.setdefault((org_id, job), asyncio.Lock())
+
+    async def _run_locked(self, org_id: str, job: JobSpec, ctx: SyncContext) -> RunResult | None:
+        """One run of the job, recorded; None when the org is no longer held."""
+        async with self._run_lock(org_id, job.name):
+            if not self._ownership.holds(org_id):
+                return None  # lost since the last check; the next check stops the loop
+            result = await job.run(ctx, org_id)
+            self.pace.observe(org_id, job.name, result.requests)
+            self._record(org_id, job.name, result)
+            return result
 
     def _record(self, org_id: str | None, job: str, result: RunResult) -> None:
         org = org_id or ""
@@ -334,3 +359,49 @@ class Scheduler:
         finally:
             for waiter in waiters:
                 waiter.cancel()
+
+    # --------------------------------------------------------------------------------------
+    # Sync now
+
+    async def run_now(
+        self, org_ids: Sequence[str], request_id: str, *, accept_shrink: bool = False
+    ) -> dict[str, RunNow]:
+        """Run every job of the orgs among `org_ids` this instance syncs, right away, with the
+        runs tagged `request_id` (`accept_shrink`: their held listings are applied).
+
+        The runs are the loops' own (same client and buckets, pace and bookkeeping). A job
+        whose loop is running it now runs again once that run ends (it began before the
+        request); a loop run that comes due while the requested one runs is skipped. Orgs this
+        instance does not sync are left out of the answer.
+        """
+        orgs = [
+            o for o in dict.fromkeys(org_ids) if o in self._org_tasks and self._ownership.holds(o)
+        ]
+        if self._stop.is_set() or not self._key_accepted.is_set():
+            reason = "stopping" if self._stop.is_set() else "API key rejected"
+            return {org: RunNow(errors=[reason]) for org in orgs}
+        ctx = replace(self._ctx, request_id=request_id)
+        if accept_shrink:
+            guard = replace(ctx.options.guard, permit=ShrinkPermit(granted=True))
+            ctx = replace(ctx, options=replace(ctx.options, guard=guard))
+        answers = {org: RunNow() for org in orgs}
+
+        async def one(org_id: str, job: JobSpec) -> None:
+            answer = answers[org_id]
+            try:
+                result = await self._run_locked(org_id, job, ctx)
+            except ApiKeyRejected:
+                self._on_key_rejected()
+                answer.errors.append(f"{job.name}: API key rejected")
+                return
+            except Exception as exc:
+                log.exception("job_crashed", job=f"{job.name}:{org_id}", request=request_id)
+                answer.errors.append(f"{job.name} crashed: {type(exc).__name__}")
+                return
+            if result is None:
+                answer.errors.append(f"{job.name}: organization no longer held here")
+            else:
+                answer.runs.append(result)
+
+        await asyncio.gather(*(one(org, job) for org in orgs for job in self.jobs))
+        return answers

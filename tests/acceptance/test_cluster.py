@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from daemon.core.errors import EXIT_FAILURE, EXIT_OK
+from daemon.core.errors import EXIT_OK
 from daemon.simulator.process import SimulatorProcess, clean_env, spawn_simulator
 from tests.acceptance.conftest import SIM_KEY, cli
 from tests.acceptance.service_helpers import (
@@ -327,11 +327,12 @@ async def test_a_frozen_instance_past_its_ttl_lands_nothing_after_losing_its_lea
     assert takeovers >= len(frozen_orgs)
 
 
-async def test_once_refuses_to_poll_behind_a_running_instance(
+async def test_once_never_polls_behind_a_running_instance(
     migrated_dsn: str, tmp_path: Path
 ) -> None:
-    """`once` beside a running instance that holds every org exits 1 naming it, and sends no
-    org request; limited to an org nobody holds it syncs that org and exits 0."""
+    """`once` beside a running instance that holds every org sends no org request itself (it
+    asks the instance, which syncs them) and exits 0; once that instance has stopped and
+    released its leases, `once --org` syncs the org itself."""
     with small_orgs(tmp_path) as sim:
         async with AsyncExitStack() as stack:
             daemons = await start_instances(stack, tmp_path, sim, migrated_dsn, 1)
@@ -340,24 +341,20 @@ async def test_once_refuses_to_poll_behind_a_running_instance(
                 lambda: balanced(migrated_dsn, {instance}), timeout_s=30, what="30 held"
             )
             config = instance_config(tmp_path, "once", sim.base_url, migrated_dsn, "127.0.0.9")
-            refused = await asyncio.to_thread(cli, "--config", str(config), "once")
+            asked = await asyncio.to_thread(cli, "--config", str(config), "once")
             stats = await sim_get(sim, "/_sim/stats")
-            assert refused.code == EXIT_FAILURE, refused.stderr
-            assert "being synced by a running meraki-sync instance" in refused.stderr
-            assert instance in refused.stderr
+            assert asked.code == EXIT_OK, asked.stderr
             polled = {
                 org for org, o in stats["organizations"].items() if "127.0.0.9" in o["clients"]
             }
             assert polled == set()
             assert await daemons[instance].stop() == EXIT_OK
-            # Stopped cleanly: its leases are released, so `once` may take the orgs.
+            # Stopped cleanly: its leases are released, so `once` takes the org itself.
             one = sorted(stats["organizations"])[0]
-            env = {"MERAKI_SYNC_MERAKI__ORGANIZATIONS": one}
-            # Narrowing meraki.organizations shrinks the listing: the guard wants it accepted.
-            done = await asyncio.to_thread(
-                cli, "--config", str(config), "once", "--accept-shrink", env=env
-            )
+            done = await asyncio.to_thread(cli, "--config", str(config), "once", "--org", one)
+            after = await sim_get(sim, "/_sim/stats")
             assert done.code == EXIT_OK, done.stderr
+            assert "127.0.0.9" in after["organizations"][one]["clients"]
 
 
 async def test_losing_the_database_stops_every_org_before_its_lease_expires(

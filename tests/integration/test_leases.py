@@ -12,15 +12,16 @@ import pytest
 
 from daemon.core import metrics
 from daemon.core.config import ClusterSettings
-from daemon.core.errors import DatabaseUnavailable, LeaseLost, OrgsLeasedElsewhere, StoreError
+from daemon.core.errors import DatabaseUnavailable, LeaseLost, StoreError
 from daemon.store import RunRecord, Store
 from daemon.store.features import record_feature
-from daemon.store.leases import Instance, claim, ensure_rows, release, renew
+from daemon.store.leases import Holder, Instance, claim, ensure_rows, release, renew
 from daemon.sync.full_pass import OrgRef
 from daemon.sync.leases import LeasedOwnership
 
 A = Instance("a", "egress-1", "host-a", 1)
 B = Instance("b", "egress-1", "host-b", 2)
+C = Instance("c", "egress-1", "host-c", 3)
 ORGS = [f"org{n:02d}" for n in range(30)]
 FAST = ClusterSettings(lease_ttl_s=1.0, lease_renew_s=0.3, lease_margin_s=0.2)
 
@@ -180,17 +181,23 @@ async def test_a_write_in_flight_holds_off_the_takeover(store: Store, other_stor
     assert len(await claim(other_store, B, ORGS[:1], limit=1, ttl_s=30, handover_s=0)) == 1
 
 
-async def test_once_refuses_orgs_a_live_instance_holds(store: Store, other_store: Store) -> None:
-    """A one-off pass refuses (holding nothing) when a running instance holds one of its orgs,
-    and takes the orgs when they are free."""
+async def test_once_claims_the_free_orgs_and_names_the_holders_of_the_others(
+    store: Store, other_store: Store
+) -> None:
+    """A one-off pass holds the orgs nobody holds and returns who holds the rest: a running
+    instance (balances, so it takes sync-now requests) or another one-off pass (not)."""
     running = LeasedOwnership(store, A, FAST, ip_rate_per_s=100, handover_s=0)
     await running.claim(refs(ORGS[:1]))
+    other_pass = LeasedOwnership(store, C, FAST, ip_rate_per_s=100, balance=False)
+    assert await other_pass.claim_free(refs(ORGS[1:2])) == []
     once = LeasedOwnership(other_store, B, FAST, ip_rate_per_s=100, balance=False)
-    with pytest.raises(OrgsLeasedElsewhere, match="host-a"):
-        await once.claim_all(refs(ORGS[:2]))
-    assert once.fence.held() == {}
-    await once.claim_all(refs(ORGS[1:3]))
-    assert sorted(once.fence.held()) == ORGS[1:3]
+    held = await once.claim_free(refs(ORGS[:4]))
+    assert held == [
+        Holder(ORGS[0], "a", "host-a", 1, balances=True),
+        Holder(ORGS[1], "c", "host-c", 3, balances=False),
+    ]
+    assert sorted(once.fence.held()) == ORGS[2:4]
+    assert sorted(running.fence.held()) == ORGS[:1]
 
 
 async def test_a_writer_frozen_in_its_transaction_cannot_hold_off_a_takeover_forever(

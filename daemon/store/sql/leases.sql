@@ -72,8 +72,9 @@ WHERE organization_id = ANY(:organization_ids::text[])
   AND expires_at > clock_timestamp();
 
 -- name: lease_holders
--- Orgs another instance holds now, with who holds them (for a clear refusal).
-SELECT l.organization_id, l.owner_id, i.host, i.pid
+-- Orgs another instance holds now, with who holds them: a running service (balances) is
+-- asked to sync them, anything else named in a refusal.
+SELECT l.organization_id, l.owner_id, i.host, i.pid, coalesce(i.balances, false) AS balances
 FROM meraki.org_leases AS l
 LEFT JOIN meraki.sync_instances AS i ON i.instance_id = l.owner_id
 WHERE l.organization_id = ANY(:organization_ids::text[])
