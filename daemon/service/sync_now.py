@@ -53,8 +53,8 @@ class SyncNowServer:
         connect_timeout_s: float,
         grace_s: float,
     ) -> None:
-        """`store` runs the request statements (best the lease pool: small and never busy);
-        `holds` says whether this instance holds an org's lease now."""
+        """`store` runs the request statements; `holds` says whether this instance holds an
+        org's lease now."""
         self._dsn = listen_dsn
         self._store = store
         self._scheduler = scheduler
