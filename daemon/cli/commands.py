@@ -236,8 +236,9 @@ async def _leased_pass(
         balance=False,
         fenced=store,
     )
+    # On the data pool: the lease pool is for renewals, which must never queue behind a poll.
     delegation = Delegation(
-        lease_store, ownership.me.instance_id, timeout_s=timeout_s, accept_shrink=accept_shrink
+        store, ownership.me.instance_id, timeout_s=timeout_s, accept_shrink=accept_shrink
     )
     display = PassProgress(enabled=progress)
     chosen: list[OrgRef] = []

@@ -250,7 +250,7 @@ async def _serve_leased(
     if notifier.watchdog_s:
         helpers.append(_every(notifier.watchdog_s / 2, stop, _watchdog(notifier)))
     tasks = [asyncio.create_task(helper) for helper in helpers]
-    sync_now = _sync_now_server(settings, store, lease_store, scheduler, ownership, stop)
+    sync_now = _sync_now_server(settings, store, scheduler, ownership, stop)
     if sync_now is not None:
         tasks.append(asyncio.create_task(sync_now.run()))
     try:
@@ -269,7 +269,6 @@ async def _serve_leased(
 def _sync_now_server(
     settings: Settings,
     store: Store,
-    lease_store: Store,
     scheduler: Scheduler,
     ownership: LeasedOwnership,
     stop: asyncio.Event,
@@ -282,7 +281,8 @@ def _sync_now_server(
         return None
     return SyncNowServer(
         listen_dsn=dsn,
-        store=lease_store,
+        # The data pool: the lease pool stays free for renewals; a request may wait a little.
+        store=store,
         scheduler=scheduler,
         holds=ownership.holds,
         instance_id=ownership.me.instance_id,

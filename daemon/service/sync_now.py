@@ -24,7 +24,7 @@ from daemon.core.errors import DatabaseUnavailable, StoreError
 from daemon.store import Store
 from daemon.store.listen import Listener
 from daemon.store.sync_requests import abandon, accept, finish, hand_back
-from daemon.sync.scheduler import RunNow, Scheduler
+from daemon.sync.scheduler import STOPPED, RunNow, Scheduler
 from daemon.sync.sync_now import CHANNEL, SyncNowRequest
 
 log = structlog.get_logger("daemon.service")
@@ -32,7 +32,7 @@ log = structlog.get_logger("daemon.service")
 RECONNECT_BASE_S = 1.0
 RECONNECT_MAX_S = 30.0
 PING_TIMEOUT_S = 5.0
-STOPPED_ERROR = "the instance stopped before every job had run"
+STOPPED_ERROR = STOPPED
 
 Holds = Callable[[str], bool]
 
@@ -53,8 +53,8 @@ class SyncNowServer:
         connect_timeout_s: float,
         grace_s: float,
     ) -> None:
-        """`store` runs the request statements (best the lease pool: small and never busy);
-        `holds` says whether this instance holds an org's lease now."""
+        """`store` runs the request statements; `holds` says whether this instance holds an
+        org's lease now."""
         self._dsn = listen_dsn
         self._store = store
         self._scheduler = scheduler

@@ -64,6 +64,8 @@ BACKFILL_WINDOWS_PER_RUN = 60
 # Day slices of status change history per run: after a long outage the history catches up
 # over a few runs instead of holding one run (and shutdown) for all 31 days.
 HISTORY_SLICES_PER_RUN = 4
+# Why a requested org did not run in full when the instance stopped first.
+STOPPED = "the instance stopped before every job had run"
 
 JobRun = Callable[[SyncContext, str], Awaitable[RunResult]]
 
@@ -162,6 +164,8 @@ class Scheduler:
         self._ownership_lock = asyncio.Lock()
         # Per (org, job): held by a run, so a requested run and the loop's never overlap.
         self._run_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # Runs of run_now in flight: stopped like the loops' (grace, then cancelled).
+        self._requested: set[asyncio.Task[None]] = set()
 
     def crashing(self) -> list[str]:
         """Jobs that crashed at least CRASHES_BEFORE_NOT_READY times in a row, by name."""
@@ -184,7 +188,7 @@ class Scheduler:
         if self._ownership.recheck_in_s() is not None:
             background.append(asyncio.create_task(self._ownership_checks()))
         await self._stop.wait()
-        tasks = [*background, *self._org_tasks.values()]
+        tasks = [*background, *self._org_tasks.values(), *self._requested]
         _, pending = await asyncio.wait(tasks, timeout=grace_s)
         for task in pending:
             task.cancel()
@@ -378,7 +382,7 @@ class Scheduler:
             o for o in dict.fromkeys(org_ids) if o in self._org_tasks and self._ownership.holds(o)
         ]
         if self._stop.is_set() or not self._key_accepted.is_set():
-            reason = "stopping" if self._stop.is_set() else "API key rejected"
+            reason = STOPPED if self._stop.is_set() else "API key rejected"
             return {org: RunNow(errors=[reason]) for org in orgs}
         ctx = replace(self._ctx, request_id=request_id)
         if accept_shrink:
@@ -390,6 +394,11 @@ class Scheduler:
             answer = answers[org_id]
             try:
                 result = await self._run_locked(org_id, job, ctx)
+            except asyncio.CancelledError:
+                # Cancelled past the shutdown grace (its transaction rolled back): say so.
+                if STOPPED not in answer.errors:
+                    answer.errors.append(STOPPED)
+                return
             except ApiKeyRejected:
                 self._on_key_rejected()
                 answer.errors.append(f"{job.name}: API key rejected")
@@ -403,5 +412,10 @@ class Scheduler:
             else:
                 answer.runs.append(result)
 
-        await asyncio.gather(*(one(org, job) for org in orgs for job in self.jobs))
+        runs = [asyncio.create_task(one(org, job)) for org in orgs for job in self.jobs]
+        self._requested.update(runs)
+        try:
+            await asyncio.gather(*runs)
+        finally:
+            self._requested.difference_update(runs)
         return answers

@@ -23,12 +23,14 @@ from tests.acceptance.test_cluster import (
     instance_config,
     migrated_dsn,
     small_orgs,
-    start_instances,
 )
 
 __all__ = ["migrated_dsn"]  # the fixture, shared with the cluster tests
 
 ONCE_ADDRESS = "127.0.0.9"
+# Leases that outlast a freeze, and renewals on a loaded two-core machine, where a test is not
+# about lease timing.
+LONG_LEASES = {"MERAKI_SYNC_CLUSTER__LEASE_TTL_S": "60", "MERAKI_SYNC_CLUSTER__LEASE_RENEW_S": "1"}
 ORG_LINE = re.compile(
     r'^org (?P<id>\S+) "[^"]*": networks (?P<networks>\d+), devices (?P<devices>\d+), '
     r"uplinks \d+, samples \d+, requests (?P<requests>\d+), 429s (?P<limited>\d+), "
@@ -97,8 +99,9 @@ async def one_service(
     stack: AsyncExitStack, tmp_path: Path, sim: SimulatorProcess, dsn: str
 ) -> tuple[str, Daemon]:
     """One `run` instance holding all 30 orgs, listening for requests."""
-    daemons = await start_instances(stack, tmp_path, sim, dsn, 1)
-    ((instance, daemon),) = daemons.items()
+    config = instance_config(tmp_path, "i0", sim.base_url, dsn, "127.0.0.2")
+    daemon = await stack.enter_async_context(running_daemon(config, env=LONG_LEASES))
+    instance = str((await daemon.wait_event("instance_started", timeout_s=30))["instance"])
     await eventually(lambda: balanced(dsn, {instance}), timeout_s=30, what="30 held")
     await daemon.wait_event("sync_now_listening", timeout_s=10)
     return instance, daemon
@@ -126,7 +129,7 @@ async def test_once_beside_a_running_instance_is_synced_by_it(
         async with AsyncExitStack() as stack:
             instance, daemon = await one_service(stack, tmp_path, sim, migrated_dsn)
             config = instance_config(tmp_path, "once", sim.base_url, migrated_dsn, ONCE_ADDRESS)
-            done = await once(config)
+            done = await once(config, env=LONG_LEASES)
             stats = await sim_get(sim, "/_sim/stats")
             events = daemon.events()
             assert await daemon.stop() == EXIT_OK
@@ -162,8 +165,8 @@ async def test_once_org_beside_a_running_instance_syncs_just_that_org(
             _, daemon = await one_service(stack, tmp_path, sim, migrated_dsn)
             one = sorted((await sim_get(sim, "/_sim/world"))["organizations"])[3]
             config = instance_config(tmp_path, "once", sim.base_url, migrated_dsn, ONCE_ADDRESS)
-            done = await once(config, "--org", one)
-            unknown = await once(config, "--org", "no-such-org")
+            done = await once(config, "--org", one, env=LONG_LEASES)
+            unknown = await once(config, "--org", "no-such-org", env=LONG_LEASES)
             stats = await sim_get(sim, "/_sim/stats")
             assert await daemon.stop() == EXIT_OK
     assert done.code == EXIT_OK, done.stderr
@@ -190,7 +193,7 @@ async def test_once_syncs_the_free_orgs_itself_and_asks_for_the_held_ones(
         held = set(visible[::2])
         async with AsyncExitStack() as stack:
             config = instance_config(tmp_path, "i0", sim.base_url, migrated_dsn, "127.0.0.2")
-            env = {"MERAKI_SYNC_MERAKI__ORGANIZATIONS": ",".join(sorted(held))}
+            env = {"MERAKI_SYNC_MERAKI__ORGANIZATIONS": ",".join(sorted(held)), **LONG_LEASES}
             daemon = await stack.enter_async_context(running_daemon(config, env=env))
             await daemon.wait_event("sync_now_listening", timeout_s=30)
             await eventually(
@@ -199,7 +202,7 @@ async def test_once_syncs_the_free_orgs_itself_and_asks_for_the_held_ones(
             once_config = instance_config(
                 tmp_path, "once", sim.base_url, migrated_dsn, ONCE_ADDRESS
             )
-            done = await once(once_config)
+            done = await once(once_config, env=LONG_LEASES)
             stats = await sim_get(sim, "/_sim/stats")
             assert await daemon.stop() == EXIT_OK
     assert done.code == EXIT_OK, done.stderr
@@ -216,10 +219,10 @@ async def test_once_without_a_live_instance_syncs_everything_itself(
     `--org ID` syncs that one org alone."""
     with small_orgs(tmp_path) as sim:
         config = instance_config(tmp_path, "once", sim.base_url, migrated_dsn, ONCE_ADDRESS)
-        done = await once(config)
+        done = await once(config, env=LONG_LEASES)
         stats = await sim_get(sim, "/_sim/stats")
         one = sorted(stats["organizations"])[0]
-        single = await once(config, "--org", one)
+        single = await once(config, "--org", one, env=LONG_LEASES)
         after = await sim_get(sim, "/_sim/stats")
     assert done.code == EXIT_OK, done.stderr
     assert len(org_lines(done.stdout)) == ORGS
@@ -248,12 +251,7 @@ async def test_once_times_out_naming_the_orgs_a_frozen_instance_never_took(
     with small_orgs(tmp_path) as sim:
         async with AsyncExitStack() as stack:
             config = instance_config(tmp_path, "i0", sim.base_url, migrated_dsn, "127.0.0.2")
-            # Leases that outlast the freeze and `once`'s start-up on a loaded machine.
-            long_leases = {
-                "MERAKI_SYNC_CLUSTER__LEASE_TTL_S": "60",
-                "MERAKI_SYNC_CLUSTER__LEASE_RENEW_S": "1",
-            }
-            daemon = await stack.enter_async_context(running_daemon(config, env=long_leases))
+            daemon = await stack.enter_async_context(running_daemon(config, env=LONG_LEASES))
             started = await daemon.wait_event("instance_started", timeout_s=30)
             instance = str(started["instance"])
             await eventually(lambda: balanced(migrated_dsn, {instance}), timeout_s=30, what="held")

@@ -250,7 +250,7 @@ async def test_the_listener_reconnects_and_takes_what_it_missed_and_what_it_hear
     assert other is None
 
 
-@pytest.mark.simulator(orgs=1, networks_per_org=1, devices_per_network=3, latency_ms=400)
+@pytest.mark.simulator(orgs=1, networks_per_org=1, devices_per_network=3, latency_ms=2000)
 async def test_a_request_in_flight_at_stop_ends_with_the_reason(
     ctx: SyncContext, store: Store, db: asyncpg.Connection, database_dsn: str
 ) -> None:
@@ -273,6 +273,7 @@ async def test_a_request_in_flight_at_stop_ends_with_the_reason(
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=15)
     rows = await finished(db, "req-stopped")
     assert [r["error"] for r in rows] == [STOPPED_ERROR]
+    assert await tagged(db, "req-stopped") == {}  # every run cancelled, rolled back whole
 
 
 async def _has(scheduler: Scheduler, orgs: list[str]) -> bool:
