@@ -20,6 +20,7 @@ from daemon.cli.demo import add_demo_arguments, demo
 from daemon.cli.deploy import DEPLOY_FILES, print_deploy_file
 from daemon.cli.map import add_map_arguments, run_map
 from daemon.cli.parsing import HelpFormatter, add_config_option, add_verb
+from daemon.cli.status import status as show_status
 from daemon.core.config import Settings, config_file, config_line, load_settings, resolve_api_key
 from daemon.core.errors import (
     EXIT_CONFIG,
@@ -40,7 +41,7 @@ from daemon.store.embedded import data_directory
 
 NEEDS_API_KEY = frozenset({"check", "once", "run"})
 # Verbs that open the configured database (the demo brings its own).
-OPENS_DATABASE = frozenset({"check", "migrate", "run", "once", "map"})
+OPENS_DATABASE = frozenset({"check", "migrate", "run", "once", "map", "status"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
         "collector, atomically: a temp file in the same directory, then renamed "
         "(default: none written)",
     )
+    status = add_verb(
+        verbs, "status", "the instances alive, each org's owner and freshness (database only)"
+    )
+    status.add_argument("--json", action="store_true", help="print JSON (default: a table)")
     _add_simulate_arguments(add_verb(verbs, "simulate", "serve a simulated Meraki API"))
     add_demo_arguments(
         add_verb(
@@ -301,6 +306,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, api_key: str |
                 org=args.org,
                 timeout_s=args.timeout,
             )
+        case "status":
+            return await show_status(settings, as_json=args.json)
         case "simulate":
             return await _simulate(args)
         case "demo":

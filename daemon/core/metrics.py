@@ -131,6 +131,11 @@ LEASES_HELD = Gauge(
     "meraki_sync_leases_held",
     "Organization leases this instance holds now.",
 )
+ORGANIZATIONS_OWNERLESS = Gauge(
+    "meraki_sync_organizations_ownerless",
+    "Visible organizations whose lease has had no holder for longer than a lease TTL: no "
+    "instance syncs them (every instance reports the same count; aggregate with max).",
+)
 LEASE_TAKEOVERS = Counter(
     "meraki_sync_lease_takeovers_total",
     "Organizations this instance claimed after another instance's lease expired unreleased.",

@@ -84,6 +84,14 @@ async def ensure_rows(store: Store, organization_ids: Sequence[str]) -> None:
         )
 
 
+async def ownerless(store: Store, organization_ids: Sequence[str], *, ttl_s: float) -> int:
+    """How many of these orgs have had no lease holder for over `ttl_s`."""
+    statement = query("lease_ownerless")
+    params = {"organization_ids": list(organization_ids), "ttl_s": ttl_s}
+    async with store.connection() as conn:
+        return int(await conn.fetchval(statement.sql, *statement.args(params)))
+
+
 async def renew(
     store: Store, instance_id: str, organization_ids: Sequence[str], *, ttl_s: float
 ) -> dict[str, int]:

@@ -39,6 +39,7 @@ from daemon.store.leases import (
     heartbeat,
     holders,
     mark_stopped,
+    ownerless,
     renew,
 )
 from daemon.store.leases import release as release_leases
@@ -229,6 +230,9 @@ class LeasedOwnership:
             self._store, replace(self.me, capacity_orgs=self._capacity), ttl_s=self._ttl_s
         )
         self._share_egress(live)
+        metrics.ORGANIZATIONS_OWNERLESS.set(
+            await ownerless(self._store, sorted(enabled), ttl_s=self._ttl_s)
+        )
         held = sorted(self.fence.held())
         renewed = await renew(self._store, self.me.instance_id, held, ttl_s=self._ttl_s)
         deadline = self._deadline(started)

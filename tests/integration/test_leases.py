@@ -15,7 +15,15 @@ from daemon.core.config import ClusterSettings
 from daemon.core.errors import DatabaseUnavailable, LeaseLost, StoreError
 from daemon.store import RunRecord, Store
 from daemon.store.features import record_feature
-from daemon.store.leases import Holder, Instance, claim, ensure_rows, release, renew
+from daemon.store.leases import (
+    Holder,
+    Instance,
+    claim,
+    ensure_rows,
+    ownerless,
+    release,
+    renew,
+)
 from daemon.sync.full_pass import OrgRef
 from daemon.sync.leases import LeasedOwnership
 
@@ -256,3 +264,29 @@ async def test_instances_on_a_shared_egress_split_its_budget_and_claim_fewer(
         assert shares == {"a": 50.0, "c": 50.0, "b": 100.0}
     finally:
         await third_store.close()
+
+
+async def test_orgs_without_a_holder_past_a_ttl_are_counted_ownerless(
+    store: Store, db: asyncpg.Connection
+) -> None:
+    """Never held: not ownerless (claimed at once). Held: not. Expired or released over a TTL
+    ago and not reclaimed: ownerless, and the instance's gauge says so at its next renewal."""
+    await ensure_rows(store, ORGS[:4])
+    assert await ownerless(store, ORGS[:4], ttl_s=1.0) == 0
+    await claim(store, A, ORGS[:4], limit=4, ttl_s=30.0, handover_s=0)
+    await release(store, A.instance_id, ORGS[:1])
+    await db.execute(
+        "UPDATE meraki.org_leases SET expires_at = clock_timestamp() - interval '1 hour'"
+        " WHERE organization_id = $1",
+        ORGS[1],
+    )
+    assert await ownerless(store, ORGS[:4], ttl_s=1.0) == 1
+    await asyncio.sleep(1.2)
+    assert await ownerless(store, ORGS[:4], ttl_s=1.0) == 2
+    assert await ownerless(store, ORGS[2:4], ttl_s=1.0) == 0
+    watcher = LeasedOwnership(store, B, FAST, ip_rate_per_s=100, handover_s=0)
+    await watcher.claim(refs(ORGS[2:4]))
+    assert metrics.ORGANIZATIONS_OWNERLESS._value.get() == 0
+    await watcher.claim(refs(ORGS[:4]))
+    # Counted before this round's claims: the two free orgs, which B now takes.
+    assert metrics.ORGANIZATIONS_OWNERLESS._value.get() == 2

@@ -97,3 +97,12 @@ WHERE organization_id = :organization_id
   AND fencing = :fencing
   AND expires_at > clock_timestamp()
 FOR SHARE;
+
+-- name: lease_ownerless
+-- Orgs among these whose lease ran out (expired or released) over :ttl_s ago and that nobody
+-- claimed since: no instance syncs them. Never-held rows ('-infinity') are claimed at once.
+SELECT count(*)::int
+FROM meraki.org_leases
+WHERE organization_id = ANY(:organization_ids::text[])
+  AND expires_at > '-infinity'::timestamptz
+  AND expires_at < clock_timestamp() - make_interval(secs => :ttl_s);
