@@ -65,6 +65,11 @@ SELECT schemaname || '.' || relname AS name, n_tup_ins + n_tup_upd + n_tup_del A
        n_dead_tup AS dead
 FROM pg_stat_user_tables
 """
+# What one stored run costs on disk, table and indexes: the basis of the retention's size.
+_RUN_BYTES = """
+SELECT pg_total_relation_size('meraki.sync_runs')::float8 / greatest(count(*), 1)
+FROM meraki.sync_runs
+"""
 _WAL_DIFF = "SELECT pg_wal_lsn_diff($1::text::pg_lsn, $2::text::pg_lsn)::bigint"
 # Per (org, dataset): the oldest its data got within [start, end]: each ok run's end until the
 # next one's (or the window's end), for the spans that reach into the window.
@@ -261,6 +266,7 @@ def steady_run(
                 raise RuntimeError(f"daemon exited with {daemon.returncode} while measured")
             ages = asyncio.run(_freshness(dsn, before["at"], after["at"]))
             wal = asyncio.run(_wal_bytes(dsn, after["lsn"], before["lsn"]))
+            run_bytes = float(asyncio.run(procs.fetch_value(dsn, _RUN_BYTES)))
         finally:
             if daemon is not None and daemon.poll() is None:
                 daemon.send_signal(signal.SIGTERM)
@@ -290,6 +296,7 @@ def steady_run(
         "deleted_per_min": (after["del"] - before["del"]) * per_min,
         "wal_bytes_per_min": wal * per_min,
         "dead_tuples": after["dead"],
+        "sync_runs_bytes_per_row": run_bytes,
         "live_tuples": after["live"],
         "written_per_min_by_table": dict(
             sorted(
