@@ -3,6 +3,7 @@
 python -m bench all                               # every scenario x {0, 100} ms, SDK, ingest
 python -m bench run --scenario msp --latency-ms 100 [--sdk]
 python -m bench ingest [--devices 2000 --windows 50]
+python -m bench steady --orgs 100 1000 --minutes 5 [--daemon-src DIR]
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench import passes, procs, profile, report
+from bench import passes, procs, profile, report, steady
 from bench.ingest import run_ingest
 from bench.scenarios import LATENCIES_MS, SCENARIOS
 
@@ -62,6 +63,22 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--devices", type=int, default=2000)
     ingest.add_argument("--windows", type=int, default=50)
     ingest.add_argument("--repeats", type=int, default=3, help="best of N per method")
+    calm = verbs.add_parser("steady", help="`run` in steady state: rate evenness, freshness, cost")
+    calm.add_argument("--orgs", type=int, nargs="+", default=[100, 1000])
+    calm.add_argument("--minutes", type=float, default=5.0, help="the measured window")
+    calm.add_argument(
+        "--warmup-s", type=float, default=None, help="default: 120 s + 0.12 s per org"
+    )
+    calm.add_argument("--latency-ms", type=float, default=50.0)
+    calm.add_argument(
+        "--daemon-src",
+        type=Path,
+        default=None,
+        help="run the daemon from this checkout (e.g. an export of main) to compare",
+    )
+    calm.add_argument(
+        "--daemon-env", action="append", default=[], metavar="NAME=VALUE", help="(repeatable)"
+    )
     return parser
 
 
@@ -104,6 +121,17 @@ def main(argv: list[str] | None = None) -> int:
         procs.postgres_server(Path(pg_dir)) as server_dsn,
     ):
         result["machine"] = report.machine(asyncio.run(procs.server_version(server_dsn)))
+        if args.verb == "steady":
+            result["steady"], result["errors"] = steady.main_steady(
+                args.orgs,
+                minutes=args.minutes,
+                warmup_s=args.warmup_s,
+                latency_ms=args.latency_ms,
+                server_dsn=server_dsn,
+                out_dir=logs,
+                daemon_src=args.daemon_src,
+                extra_env=dict(item.split("=", 1) for item in args.daemon_env),
+            )
         plan: list[tuple[str, float, bool]] = []
         if args.verb == "all":
             plan = [
@@ -149,6 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     result["total_s"] = time.monotonic() - started
     text = json.dumps(result, indent=2, default=str)
     (logs / "result.json").write_text(text)
+    if args.verb == "steady":
+        (out_dir / "steady-latest.json").write_text(text)
+        print(steady.render(result["steady"]))
+        where = out_dir / "steady-latest.json"
+        print(f"\nJSON: {where}; logs: {logs}  ({result['total_s']:.0f} s)")
+        return 1 if result["errors"] else 0
     (out_dir / "latest.json").write_text(text)
     (out_dir / "latest.md").write_text(report.render_markdown(result))
     print(report.render(result))

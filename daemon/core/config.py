@@ -242,6 +242,12 @@ class SyncSettings(BaseModel):
     # Meraki keeps loss/latency for 60 days, so no backfill can reach further back.
     backfill_horizon_s: float = Field(default=86400.0, ge=300, le=60 * 86400)
     retention_days: int = Field(default=90, ge=1)
+    # Days of meraki.sync_runs kept: a month of run errors, 429s and request ids (the newest run
+    # of each org and dataset stays whatever its age). A few runs a minute per org add up.
+    runs_retention_days: int = Field(default=30, ge=1)
+    # Days of status history kept (device and uplink status changes, Secure Access site
+    # history): a year and a month, so a yearly availability report finds its whole year.
+    changes_retention_days: int = Field(default=400, ge=1)
     shutdown_grace_s: float = Field(default=10.0, gt=0)
     customer_map_file: Path | None = None
     # A run that rejected more than this share of its rows is failed (its good rows still land).

@@ -48,6 +48,7 @@ from daemon.store.customer_map import import_mapping_csv
 from daemon.sync import run_metrics
 from daemon.sync.datasets import DEVICE_AVAILABILITIES, ORGANIZATIONS
 from daemon.sync.leases import LeasedOwnership, this_instance
+from daemon.sync.pace import Pace
 from daemon.sync.run import SyncContext, SyncOptions
 from daemon.sync.scheduler import Scheduler
 
@@ -217,7 +218,6 @@ async def _serve_leased(
         this_instance(settings.cluster.egress_id),
         settings.cluster,
         ip_rate_per_s=settings.meraki.ip_rate_per_s,
-        on_ip_share=client.share_ip_budget,
         fenced=store,
     )
     log.info(
@@ -238,6 +238,7 @@ async def _serve_leased(
         only=settings.meraki.organizations,
     )
     ownership.demand_per_s = scheduler.pace.demand_per_s
+    ownership.on_ip_share = _ip_share(client, scheduler.pace)
     state.scheduler = scheduler
     notifier.ready(_status_line(state))
     log.info("ready", version=__version__)
@@ -291,6 +292,17 @@ def _sync_now_server(
         connect_timeout_s=settings.database.connect_timeout_s,
         grace_s=settings.sync.shutdown_grace_s,
     )
+
+
+def _ip_share(client: MerakiClient, pace: Pace) -> Callable[[float], None]:
+    """What to do with this instance's share of its egress's budget: the client's global
+    bucket spends no more, and the pace stretches intervals to fit it, not the whole 100/s."""
+
+    def share(rate_per_s: float) -> None:
+        client.share_ip_budget(rate_per_s)
+        pace.set_ip_rate(rate_per_s)
+
+    return share
 
 
 async def _open_store(

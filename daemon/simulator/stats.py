@@ -9,6 +9,9 @@ from typing import Any
 
 # The span within which requests of one org from several clients count as "at once".
 OVERLAP_SPAN_S = 1.0
+# Seconds of the per-second request timeline kept (the oldest go first): enough for any
+# benchmark, bounded for a simulator left running for days.
+TIMELINE_KEPT_S = 3 * 3600
 
 
 class Stats:
@@ -16,6 +19,10 @@ class Stats:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
+        self._started = clock()
+        # Requests arriving in each whole second since the counters started: the rate seen from
+        # Meraki's side, to judge how evenly a schedule spreads its requests.
+        self._per_second: dict[int, int] = {}
         # Per org, each client's (source address's) latest request, to find the most distinct
         # clients within any one-second span: "never two owners at once" seen from the server.
         self._org_clients: dict[str, dict[str, float]] = {}
@@ -32,9 +39,16 @@ class Stats:
         by `client` (its source address)."""
         self.requests += 1
         self._by_path[template] += 1
+        self._count_second()
         if org_id is not None:
             self._org_requests[org_id] += 1
             self._count_client(org_id, client)
+
+    def _count_second(self) -> None:
+        second = int(self._clock() - self._started)
+        self._per_second[second] = self._per_second.get(second, 0) + 1
+        if len(self._per_second) > TIMELINE_KEPT_S:
+            del self._per_second[next(iter(self._per_second))]
 
     def _count_client(self, org_id: str, client: str) -> None:
         now = self._clock()
@@ -70,4 +84,6 @@ class Stats:
             },
             "by_path": dict(sorted(self._by_path.items())),
             "by_status": {str(status): n for status, n in sorted(self._by_status.items())},
+            # [second since the counters started, requests in it], seconds without any left out.
+            "per_second": [[second, n] for second, n in self._per_second.items()],
         }

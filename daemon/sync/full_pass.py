@@ -16,6 +16,7 @@ from daemon.core.errors import ApiError, ApiKeyRejected
 from daemon.meraki.models import Item, Organization
 from daemon.sync.availability import sync_availability_changes
 from daemon.sync.datasets import ORG_DATASETS, ORGANIZATIONS, Dataset
+from daemon.sync.retention import prune_history
 from daemon.sync.run import (
     RunResult,
     SyncContext,
@@ -214,6 +215,7 @@ async def sync_pass(
             # Upkeep runs alongside: each org's loss/latency run creates the partitions it
             # writes to itself.
             group.create_task(maintain_partitions(ctx))
+            group.create_task(prune_history(ctx))
             tasks = [group.create_task(one(org)) for org in orgs]
     except* ApiKeyRejected:
         # One rejection cancels every other org's work; callers see a single, plain error.

@@ -109,7 +109,9 @@ class LeasedOwnership:
         self._ip_rate_per_s = ip_rate_per_s
         self._balance = balance
         self._handover_s = handover_s
-        self._on_ip_share = on_ip_share
+        # Told this instance's share of the egress's per-IP budget at every heartbeat: the
+        # client's global bucket and the scheduler's pace both spend only that.
+        self.on_ip_share = on_ip_share
         self._clock = clock
         self.me = replace(me, balances=balance)
         self.fence = Fence(me.instance_id, clock, idle_timeout_s=cluster.lease_ttl_s)
@@ -282,8 +284,8 @@ class LeasedOwnership:
         out how many orgs this share keeps fresh."""
         on_egress = max(1, sum(1 for i in live if i.egress_id == self.me.egress_id))
         share = self._ip_rate_per_s / on_egress
-        if self._on_ip_share is not None:
-            self._on_ip_share(share)
+        if self.on_ip_share is not None:
+            self.on_ip_share(share)
         if self.demand_per_s is None:
             return
         held = list(self.fence.held())

@@ -59,6 +59,8 @@ class SyncOptions:
     feature_recheck_s: float = 86400.0
     backfill_horizon_s: float = 86400.0
     retention_days: int = 90
+    runs_retention_days: int = 30
+    changes_retention_days: int = 400
     device_availability_first_lookback_s: float = 86400.0
     device_availability_overlap_s: float = 600.0
     max_rejected_share: float = 0.1
@@ -71,6 +73,8 @@ class SyncOptions:
             feature_recheck_s=sync.feature_recheck_s,
             backfill_horizon_s=sync.backfill_horizon_s,
             retention_days=sync.retention_days,
+            runs_retention_days=sync.runs_retention_days,
+            changes_retention_days=sync.changes_retention_days,
             max_rejected_share=sync.max_rejected_share,
             device_availability_first_lookback_s=sync.device_availability_first_lookback_s,
             device_availability_overlap_s=sync.device_availability_overlap_s,

@@ -1,8 +1,11 @@
 """The long-running schedule: one periodic job per (org, dataset), supervised.
 
-Each job is a loop: run, then sleep its (possibly stretched) interval plus jitter, so two runs
-of one job never overlap. A job that raises something unexpected is logged and restarted with
-exponential backoff; it never takes the others down. A job that crashed
+Each job is a loop: run, then sleep until its next slot, so two runs of one job never overlap.
+An org's jobs keep to fixed phases within their (possibly stretched) intervals
+(daemon.sync.phase): the first run starts at once, later ones on the job's slot grid, so the
+estate's requests arrive at a steady rate instead of every org's minute jobs firing together.
+A job that raises something unexpected is logged and restarted with exponential backoff; it
+never takes the others down. A job that crashed
 CRASHES_BEFORE_NOT_READY times in a row (3: one crash may be a fluke, three at growing
 intervals are not) is listed by `crashing()` until it completes a run again, and makes the
 daemon not ready. The org listing job starts the loops of orgs that appear and stops those of
@@ -29,6 +32,7 @@ from daemon.core import metrics
 from daemon.core.config import SyncSettings
 from daemon.core.errors import ApiKeyRejected
 from daemon.store.listing_guard import ShrinkPermit
+from daemon.sync import phase as phases
 from daemon.sync import run_metrics
 from daemon.sync.availability import sync_availability_changes
 from daemon.sync.datasets import (
@@ -46,6 +50,7 @@ from daemon.sync.datasets import (
 from daemon.sync.full_pass import OrgRef, list_organizations
 from daemon.sync.ownership import OrgOwnership
 from daemon.sync.pace import SAMPLES_JOB, Pace
+from daemon.sync.retention import prune_history
 from daemon.sync.run import RunResult, SyncContext, feature_gate, run_dataset
 from daemon.sync.samples import maintain_partitions, sync_uplink_samples
 from daemon.sync.sase_connectivity import DATASET as SASE_HISTORY_JOB
@@ -58,6 +63,9 @@ CRASH_BACKOFF_MAX_S = 300.0
 CRASHES_BEFORE_NOT_READY = 3
 MAINTENANCE_INTERVAL_S = 3600.0
 FIRST_RUN_SPREAD_S = 1.0
+# A phased run's jitter stays under this share of its interval: the grid, not chance, spreads
+# the load, and a larger blur would only age data.
+JITTER_SHARE = 0.1
 # Backfill windows per samples run: bounds a run's length (and so shutdown and freshness)
 # while a day of history still catches up within minutes.
 BACKFILL_WINDOWS_PER_RUN = 60
@@ -271,6 +279,7 @@ class Scheduler:
 
     async def _maintain_once(self) -> None:
         await maintain_partitions(self._ctx)
+        await prune_history(self._ctx)
 
     async def _run_org(self, org: OrgRef) -> None:
         async with asyncio.TaskGroup() as group:
@@ -280,6 +289,7 @@ class Scheduler:
                         f"{job.name}:{org.id}",
                         partial(self._run_job, org.id, job),
                         partial(self.pace.interval_s, org.id, job.name),
+                        phase=phases.phase(org.id, job.name),
                     )
                 )
 
@@ -313,9 +323,15 @@ class Scheduler:
             self.last_success[(org, job)] = time.monotonic()
 
     async def _supervised(
-        self, name: str, once: Callable[[], Awaitable[None]], interval_s: Callable[[], float]
+        self,
+        name: str,
+        once: Callable[[], Awaitable[None]],
+        interval_s: Callable[[], float],
+        *,
+        phase: float | None = None,
     ) -> None:
-        """Run `once` every interval (+ jitter) until stop; survive anything but cancellation."""
+        """Run `once` every interval (+ jitter) until stop; survive anything but cancellation.
+        With a `phase`, every run after the first starts on the job's slot grid."""
         failures = 0
         # First runs start almost at once (fresh data soon after start), spread a little.
         delay = random.uniform(0, min(self._sync.jitter_s, FIRST_RUN_SPREAD_S))
@@ -325,6 +341,7 @@ class Scheduler:
                 if self._stop.is_set():
                     return
             started = time.monotonic()
+            started_wall = time.time()
             try:
                 await once()
                 failures = 0
@@ -340,8 +357,21 @@ class Scheduler:
                 log.exception("job_crashed", job=name, restart_in_s=backoff)
                 delay = backoff
                 continue
+            delay = self._until_next(started, started_wall, interval_s(), phase)
+
+    def _until_next(
+        self, started: float, started_wall: float, interval: float, phase: float | None
+    ) -> float:
+        """Seconds from now until the next run of a job whose last run started at `started`
+        (monotonic) = `started_wall` (wall clock)."""
+        if phase is None:
             elapsed = time.monotonic() - started
-            delay = max(0.0, interval_s() - elapsed) + random.uniform(0, self._sync.jitter_s)
+            return max(0.0, interval - elapsed) + random.uniform(0, self._sync.jitter_s)
+        # The slot is found on the wall clock (the grid restarts and instances share), the wait
+        # measured on the monotonic one: a clock step during the run neither stalls nor rushes it.
+        slot = started + phases.next_start(started_wall, interval, phase) - started_wall
+        jitter = random.uniform(0, min(self._sync.jitter_s, JITTER_SHARE * interval))
+        return max(0.0, slot - time.monotonic()) + jitter
 
     async def _stopped_within(self, seconds: float) -> bool:
         """Sleep up to `seconds`; True as soon as the stop event is set."""

@@ -13,6 +13,9 @@ import pytest
 from daemon.core import metrics
 from daemon.core.config import ClusterSettings
 from daemon.core.errors import DatabaseUnavailable, LeaseLost, StoreError
+from daemon.meraki.client import ClientOptions, MerakiClient
+from daemon.meraki.ratelimit import RateLimiter
+from daemon.service import lifecycle
 from daemon.store import RunRecord, Store
 from daemon.store.features import record_feature
 from daemon.store.leases import (
@@ -26,6 +29,7 @@ from daemon.store.leases import (
 )
 from daemon.sync.full_pass import OrgRef
 from daemon.sync.leases import LeasedOwnership
+from daemon.sync.pace import UTILIZATION, Pace
 
 A = Instance("a", "egress-1", "host-a", 1)
 B = Instance("b", "egress-1", "host-b", 2)
@@ -290,3 +294,30 @@ async def test_orgs_without_a_holder_past_a_ttl_are_counted_ownerless(
     await watcher.claim(refs(ORGS[:4]))
     # Counted before this round's claims: the two free orgs, which B now takes.
     assert metrics.ORGANIZATIONS_OWNERLESS._value.get() == 2
+
+
+async def test_the_pace_plans_for_this_instances_share_of_the_egress(
+    store: Store, other_store: Store
+) -> None:
+    """The service hands each heartbeat's egress share to the client's global bucket and to
+    the pace alike: with a second instance on the egress, both plan for 50/s, not 100/s."""
+    paces = {name: Pace({"devices": 1.0}, org_rate_per_s=10, ip_rate_per_s=100) for name in "ab"}
+    limiters = {
+        name: RateLimiter(org_rate_per_s=10, org_burst=8, ip_rate_per_s=100) for name in "ab"
+    }
+    options = ClientOptions("https://api.meraki.com/api/v1", frozenset({"api.meraki.com"}))
+    owners = {}
+    for name, pool, me in (("a", store, A), ("b", other_store, B)):
+        ownership = LeasedOwnership(pool, me, FAST, ip_rate_per_s=100, handover_s=0)
+        client = MerakiClient("k" * 40, options, limiters[name])
+        ownership.on_ip_share = lifecycle._ip_share(client, paces[name])
+        owners[name] = ownership
+    for _ in range(2):
+        for ownership in owners.values():
+            await ownership.claim(refs(ORGS[:4]))
+    for name in "ab":
+        assert paces[name].describe()["ip_budget_per_s"] == pytest.approx(50 * UTILIZATION)
+        assert limiters[name].global_bucket.max_rate_per_s == 50.0
+    await owners["b"].leave()
+    await owners["a"].claim(refs(ORGS[:4]))
+    assert paces["a"].describe()["ip_budget_per_s"] == pytest.approx(100 * UTILIZATION)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
@@ -16,6 +17,8 @@ from daemon.simulator import RunningSimulator, SimulatorOptions, running_simulat
 from daemon.store import Store
 from daemon.sync import scheduler as scheduler_module
 from daemon.sync.full_pass import OrgRef
+from daemon.sync.pace import Pace
+from daemon.sync.phase import next_start, phase
 from daemon.sync.run import RunResult, SyncContext, SyncOptions
 from daemon.sync.scheduler import JobSpec, Scheduler
 
@@ -216,3 +219,53 @@ async def test_secure_access_connectivity_jobs_run_for_orgs_that_have_it(
     assert by_path["/organizations/{id}/sase/sites/connectivity/history/bySite"] == len(
         history_runs
     )
+
+
+@pytest.mark.simulator(orgs=1, networks_per_org=1, devices_per_network=2)
+async def test_a_jobs_first_run_starts_at_once_and_later_runs_keep_to_its_phase(
+    ctx: SyncContext, sim: RunningSimulator
+) -> None:
+    """The first run starts as soon as the org is owned although the job's slot is over a
+    second away; every later run starts on the job's slot grid, one interval apart."""
+    org_id = next(iter(sim.simulator.truth()["organizations"]))
+    interval = 2.0
+    now = time.time()
+
+    def slot_ahead(name: str) -> float:
+        return next_start(now - interval / 2, interval, phase(org_id, name)) - now
+
+    # A job whose slot is 1.2-1.8 s away: a first run that waited for it would show.
+    name = next(n for n in (f"probe-{i}" for i in range(1000)) if 1.2 <= slot_ahead(n) <= 1.8)
+    starts: list[float] = []
+
+    async def probe(_ctx: SyncContext, org: str) -> RunResult:
+        starts.append(time.time())
+        return RunResult(name, org, "ok", 0, 0, 0, 0, 0.0)
+
+    stop = asyncio.Event()
+    accepted = asyncio.Event()
+    accepted.set()
+    scheduler = Scheduler(
+        ctx,
+        FAST.model_copy(update={"jitter_s": 0.0}),
+        ownership=Scripted({org_id}),
+        stop=stop,
+        key_accepted=accepted,
+        on_key_rejected=lambda: None,
+        org_rate_per_s=10.0,
+        ip_rate_per_s=100.0,
+    )
+    scheduler.jobs = [JobSpec(name, interval, probe)]
+    scheduler.pace = Pace({name: interval}, org_rate_per_s=10.0, ip_rate_per_s=100.0)
+    began = time.time()
+    await run_for(scheduler, stop, 6.5)
+
+    assert len(starts) >= 3, starts
+    assert starts[0] - began < 1.0, "the first run waited for its slot"
+    offset = phase(org_id, name) * interval
+    for start in starts[1:]:
+        late = (start - offset) % interval
+        assert min(late, interval - late) < 0.3, f"a later run off its slot by {late:.2f} s"
+    for earlier, later in itertools.pairwise(starts[1:]):
+        assert later - earlier == pytest.approx(interval, abs=0.3)
+    assert starts[1] - starts[0] >= interval / 2 - 0.05
