@@ -10,6 +10,7 @@ pace creeps back per success.
 from __future__ import annotations
 
 import asyncio
+import collections
 import enum
 import heapq
 import itertools
@@ -26,6 +27,10 @@ RATE_BACKOFF_FACTOR = 0.7
 RATE_RECOVERY_PER_SUCCESS = 0.2
 MIN_RATE_PER_S = 0.5
 TOKEN_EPSILON = 1e-9
+# A backfill request that has waited this long is served before anyone else: history still
+# moves on in an org whose regular jobs spend its whole budget. Without it such a request waits
+# for ever, and so does its job's run (and a sync-now request waiting for that run).
+BACKFILL_MAX_WAIT_S = 5.0
 
 
 class Priority(enum.IntEnum):
@@ -34,7 +39,8 @@ class Priority(enum.IntEnum):
     A listing's later pages go before anything else: each waits on the previous page's answer,
     so a long listing (a big org's device statuses) is a chain of latency steps, and making it
     queue behind every other org's first request at each step turns it into the tail of the
-    pass. Backfill (history) only spends budget nobody else is waiting for.
+    pass. Backfill (history) only spends budget nobody else is waiting for, except that one
+    which has waited `BACKFILL_MAX_WAIT_S` goes next.
     """
 
     FOLLOW_UP = 0
@@ -43,7 +49,8 @@ class Priority(enum.IntEnum):
 
 
 class TokenBucket:
-    """A token bucket with a pause, serving waiters by `Priority`, then in arrival order.
+    """A token bucket with a pause, serving waiters by `Priority`, then in arrival order (an
+    overdue backfill waiter first).
 
     `acquire` returns the seconds spent waiting.
     """
@@ -68,6 +75,10 @@ class TokenBucket:
         self._paused_until = 0.0
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._arrivals = itertools.count()
+        # Backfill waiters in arrival order with their arrival time, to find an overdue one.
+        self._backfill: collections.deque[tuple[float, asyncio.Future[None]]] = (
+            collections.deque()
+        )
         # One task hands out tokens while anyone waits, so a better-ranked late arrival can
         # still go first; it ends when the queue is empty.
         self._dispatcher: asyncio.Task[None] | None = None
@@ -79,6 +90,8 @@ class TokenBucket:
             return 0.0
         granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (priority, next(self._arrivals), granted))
+        if priority is Priority.BACKFILL:
+            self._backfill.append((started, granted))
         if self._dispatcher is None or self._dispatcher.done():
             self._dispatcher = asyncio.create_task(self._dispatch())
         await granted
@@ -103,8 +116,13 @@ class TokenBucket:
                     heapq.heappop(self._waiters)
                     continue
                 now = self._clock()
+                overdue = self._overdue_backfill(now)
                 if self._take_now(now):
-                    heapq.heappop(self._waiters)
+                    if overdue is None:
+                        heapq.heappop(self._waiters)
+                    else:  # left in the heap, done: dropped when it comes to the top
+                        self._backfill.popleft()
+                        granted = overdue
                     granted.set_result(None)
                     # Let the granted request go out before this task sleeps for the next token.
                     await asyncio.sleep(0)
@@ -118,6 +136,14 @@ class TokenBucket:
         except Exception as exc:  # handed to every waiter, which re-raises it
             self._fail_waiters(exc)
 
+    def _overdue_backfill(self, now: float) -> asyncio.Future[None] | None:
+        """The oldest backfill waiter, if it has waited `BACKFILL_MAX_WAIT_S`."""
+        while self._backfill and self._backfill[0][1].done():
+            self._backfill.popleft()
+        if self._backfill and now - self._backfill[0][0] >= BACKFILL_MAX_WAIT_S:
+            return self._backfill[0][1]
+        return None
+
     def _fail_waiters(self, exc: Exception | None) -> None:
         """Nobody may wait forever on a dispatcher that is gone: cancel or fail every waiter."""
         for _, _, granted in self._waiters:
@@ -128,6 +154,7 @@ class TokenBucket:
             else:
                 granted.set_exception(exc)
         self._waiters.clear()
+        self._backfill.clear()
 
     def pause(self, seconds: float) -> None:
         """Send nothing for `seconds`, then restart from an empty bucket (no burst after a 429)."""

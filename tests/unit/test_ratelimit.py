@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from daemon.meraki.ratelimit import (
+    BACKFILL_MAX_WAIT_S,
     MIN_RATE_PER_S,
     RATE_BACKOFF_FACTOR,
     RATE_RECOVERY_PER_SUCCESS,
@@ -209,6 +210,34 @@ async def test_backfill_takes_a_free_token_at_once() -> None:
     clock = FakeClock()
     b = bucket(clock, rate=10.0, capacity=2)
     assert await b.acquire(priority=Priority.BACKFILL) == 0.0
+
+
+async def test_backfill_is_served_once_overdue_even_while_normal_requests_keep_coming() -> None:
+    """An org whose regular jobs want more than its budget still gives history a token once
+    it has waited `BACKFILL_MAX_WAIT_S`; it does not wait behind every later request."""
+    clock = FakeClock()
+    b = bucket(clock, rate=1.0, capacity=1)
+    await b.acquire()
+    granted_at: dict[str, float] = {}
+    stop = asyncio.Event()
+
+    async def backfill() -> None:
+        await b.acquire(priority=Priority.BACKFILL)
+        granted_at["backfill"] = clock.now
+
+    async def regular_stream() -> None:
+        # Always one regular request queued ahead: the org is saturated for 30 s.
+        for _ in range(30):
+            if stop.is_set():
+                return
+            await b.acquire()
+
+    streams = [asyncio.create_task(regular_stream()) for _ in range(2)]
+    await asyncio.sleep(0)
+    await backfill()
+    stop.set()
+    await asyncio.gather(*streams)
+    assert granted_at["backfill"] - T0 <= BACKFILL_MAX_WAIT_S + 1.0 + EPS
 
 
 async def test_a_cancelled_waiter_spends_no_token() -> None:
