@@ -76,9 +76,7 @@ class TokenBucket:
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._arrivals = itertools.count()
         # Backfill waiters in arrival order with their arrival time, to find an overdue one.
-        self._backfill: collections.deque[tuple[float, asyncio.Future[None]]] = (
-            collections.deque()
-        )
+        self._backfill: collections.deque[tuple[float, asyncio.Future[None]]] = collections.deque()
         # One task hands out tokens while anyone waits, so a better-ranked late arrival can
         # still go first; it ends when the queue is empty.
         self._dispatcher: asyncio.Task[None] | None = None
