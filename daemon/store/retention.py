@@ -103,45 +103,42 @@ async def prune(
 
 
 async def _prune_uplinks(store: Store, cutoff: datetime, batch_rows: int) -> int:
-    statement = query("retention_prune_uplink_changes")
-    after_at, after_id, deleted = datetime.min.replace(tzinfo=cutoff.tzinfo), 0, 0
-    while True:
-        params = {
-            "cutoff": cutoff,
-            "after_at": after_at,
-            "after_id": after_id,
-            "batch_rows": batch_rows,
-        }
-        async with store.transaction() as conn:
-            await _lock(conn)
-            row = await conn.fetchrow(statement.sql, *statement.args(params))
-        assert row is not None
-        deleted += int(row["deleted"])
-        if row["last_id"] is None:
-            return deleted
-        after_at, after_id = row["last_at"], row["last_id"]
+    start = datetime.min.replace(tzinfo=cutoff.tzinfo)
+    return await _prune_by_key(
+        store,
+        "retention_prune_uplink_changes",
+        {"cutoff": cutoff, "batch_rows": batch_rows},
+        {"at": start, "id": 0},
+    )
 
 
 async def _prune_sase(store: Store, cutoff: datetime, batch_rows: int) -> int:
-    statement = query("retention_prune_sase_history")
-    after_ts, after_site, after_role = datetime.min.replace(tzinfo=cutoff.tzinfo), "", ""
+    start = datetime.min.replace(tzinfo=cutoff.tzinfo)
+    return await _prune_by_key(
+        store,
+        "retention_prune_sase_history",
+        {"cutoff": cutoff, "batch_rows": batch_rows},
+        {"ts": start, "site_id": "", "role": ""},
+    )
+
+
+async def _prune_by_key(
+    store: Store, name: str, params: dict[str, object], key: dict[str, object]
+) -> int:
+    """Run the batch statement `name` until a batch scans nothing; each batch starts after
+    `key` (bound as `after_<column>`) and ends on the key it returns as `last_<column>`."""
+    statement = query(name)
     deleted = 0
     while True:
-        params = {
-            "cutoff": cutoff,
-            "after_ts": after_ts,
-            "after_site_id": after_site,
-            "after_role": after_role,
-            "batch_rows": batch_rows,
-        }
+        after = {f"after_{column}": value for column, value in key.items()}
         async with store.transaction() as conn:
             await _lock(conn)
-            row = await conn.fetchrow(statement.sql, *statement.args(params))
-        assert row is not None
+            row = await conn.fetchrow(statement.sql, *statement.args({**params, **after}))
+        assert row is not None  # scalar subqueries: always one row
         deleted += int(row["deleted"])
-        if row["last_ts"] is None:
+        key = {column: row[f"last_{column}"] for column in key}
+        if any(value is None for value in key.values()):
             return deleted
-        after_ts, after_site, after_role = row["last_ts"], row["last_site_id"], row["last_role"]
 
 
 async def _lock(conn: Connection) -> None:
