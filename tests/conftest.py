@@ -98,12 +98,13 @@ async def db(database_dsn: str) -> AsyncIterator[asyncpg.Connection]:
 
 @pytest.fixture
 async def sim(request: pytest.FixtureRequest) -> AsyncIterator[RunningSimulator]:
-    """The simulator on 127.0.0.1 with a frozen clock; `@pytest.mark.simulator(**options)`
-    shapes its world."""
+    """The simulator on 127.0.0.1 with a frozen clock (`@pytest.mark.wall_clock`: on the wall
+    clock, for tests about time passing); `@pytest.mark.simulator(**options)` shapes its world."""
     marker = request.node.get_closest_marker("simulator")
     options = SimulatorOptions(**(marker.kwargs if marker else {}))
     frozen = frozen_now()
-    async with running_simulator(options, clock=lambda: frozen) as running:
+    clock = None if request.node.get_closest_marker("wall_clock") else lambda: frozen
+    async with running_simulator(options, clock=clock) as running:
         yield running
 
 

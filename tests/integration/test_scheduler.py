@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -13,7 +13,7 @@ import pytest
 
 from daemon.core.config import SyncSettings
 from daemon.meraki.client import MerakiClient
-from daemon.simulator import RunningSimulator, SimulatorOptions, running_simulator
+from daemon.simulator import RunningSimulator
 from daemon.store import Store
 from daemon.sync import scheduler as scheduler_module
 from daemon.sync.full_pass import OrgRef
@@ -21,6 +21,9 @@ from daemon.sync.pace import Pace
 from daemon.sync.phase import next_start, phase
 from daemon.sync.run import RunResult, SyncContext, SyncOptions
 from daemon.sync.scheduler import JobSpec, Scheduler
+
+# These tests are about time passing: the simulator runs on the wall clock.
+pytestmark = pytest.mark.wall_clock
 
 FAST = SyncSettings(
     organizations_interval_s=0.5,
@@ -33,14 +36,6 @@ FAST = SyncSettings(
     jitter_s=0.05,
     backfill_horizon_s=900,
 )
-
-
-@pytest.fixture
-async def sim(request: pytest.FixtureRequest) -> AsyncIterator[RunningSimulator]:
-    """The simulator on the wall clock: these tests are about time passing."""
-    marker = request.node.get_closest_marker("simulator")
-    async with running_simulator(SimulatorOptions(**(marker.kwargs if marker else {}))) as s:
-        yield s
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TypeVar
 
@@ -16,7 +16,7 @@ import pytest
 from daemon.core.config import ClusterSettings
 from daemon.meraki.client import MerakiClient
 from daemon.service.sync_now import STOPPED_ERROR, SyncNowServer
-from daemon.simulator import RunningSimulator, SimulatorOptions, running_simulator
+from daemon.simulator import RunningSimulator
 from daemon.store import Store
 from daemon.store.leases import Instance
 from daemon.store.sync_requests import create_request, notify
@@ -26,6 +26,9 @@ from daemon.sync.scheduler import Scheduler
 from daemon.sync.sync_now import CHANNEL, SyncNowRequest
 from tests.integration.test_scheduler import FAST, Scripted, make_scheduler
 from tests.pgproxy import PgProxy
+
+# These tests are about time passing: the simulator runs on the wall clock.
+pytestmark = pytest.mark.wall_clock
 
 T = TypeVar("T")
 ME = Instance("me", "egress-1", "host-me", 1)
@@ -41,14 +44,6 @@ EVERY_ORG_WRITES = {
     "uplink_samples",
     "device_availability_changes",
 }
-
-
-@pytest.fixture
-async def sim(request: pytest.FixtureRequest) -> AsyncIterator[RunningSimulator]:
-    """The simulator on the wall clock: the loops run while the requests do."""
-    marker = request.node.get_closest_marker("simulator")
-    async with running_simulator(SimulatorOptions(**(marker.kwargs if marker else {}))) as s:
-        yield s
 
 
 @pytest.fixture
