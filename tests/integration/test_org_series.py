@@ -11,9 +11,11 @@ from prometheus_client import REGISTRY
 from daemon.meraki.retry import RETRY_REASONS
 from daemon.simulator import RunningSimulator
 from daemon.sync.run import SyncContext
-from tests.integration.test_scheduler import Scripted, ctx, make_scheduler, sim
+from tests.integration.test_scheduler import Scripted, ctx, make_scheduler
 
-__all__ = ["ctx", "sim"]  # fixtures, imported so pytest finds them here
+__all__ = ["ctx"]  # a fixture, imported so pytest finds it here
+# The scheduler's loops run on time: the simulator runs on the wall clock.
+pytestmark = pytest.mark.wall_clock
 
 
 def _value(metric: str, **labels: str) -> float | None:
